@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.core.push import user_group
+
+
+class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+    """A signed-in person's own live events (`user.<id>` group). Anyone else is refused."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": user.pk})
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # The stream is one-way: the server pushes, the page listens.
+        await self.send_json({"type": "error", "message": "this socket only pushes events"})
+
+    async def user_event(self, message):
+        await self.send_json(message["event"])

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from apps.accounts.selectors import brand_get
+
+
+def brand(request) -> dict:
+    return {"brand": brand_get()}

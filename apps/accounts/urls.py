@@ -1,0 +1,10 @@
+from django.urls import path
+
+from apps.accounts import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("profile/", views.profile, name="profile"),
+    path("staff/mfa-required/", views.staff_mfa_required, name="staff_mfa_required"),
+    path("brand/logo", views.logo, name="brand_logo"),
+]

@@ -1,0 +1,21 @@
+"""The Celery app. The beat schedule is declared here, in code, and nowhere else."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "propfirm.settings")
+
+app = Celery("propfirm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "audit-verify-chains-nightly": {
+        "task": "apps.core.tasks.audit_verify_chains",
+        "schedule": crontab(hour=2, minute=15),
+    },
+}
