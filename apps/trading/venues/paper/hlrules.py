@@ -1,8 +1,8 @@
-"""Hyperliquid's perpetual market rules as plain Decimal arithmetic.
+"""Hyperliquid's perpetual market rules: the order, the quote, and the checks on one order.
 
 The paper venue must refuse and charge exactly what Hyperliquid would, so that a trader who
 passes on paper meets no surprise on the live venue. Everything here is pure: no Django, no
-float, no state.
+float, no account state (that lives in matching.py's `Book`).
 
 Sources (read 2026, Hyperliquid docs on hyperliquid.gitbook.io):
 - "Tick and lot size": prices have at most 5 significant figures and at most
@@ -19,6 +19,9 @@ Sources (read 2026, Hyperliquid docs on hyperliquid.gitbook.io):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -145,7 +148,11 @@ def maintenance_margin(notional: Decimal, max_leverage: int) -> Decimal:
 
 
 def slipped_price(
-    touch: Decimal, side: Side, notional: Decimal, fixed_bps: Decimal, impact_bps_per_million: Decimal
+    touch: Decimal,
+    side: Side,
+    notional: Decimal,
+    fixed_bps: Decimal,
+    impact_bps_per_million: Decimal,
 ) -> Decimal:
     """A taker's price: the touch moved against the taker by a fixed and a size-driven part.
 
@@ -155,3 +162,148 @@ def slipped_price(
     bps = fixed_bps + impact_bps_per_million * notional / Decimal(1_000_000)
     move = touch * bps / Decimal(10_000)
     return touch + move if side == "buy" else touch - move
+
+
+# --- Orders and quotes -----------------------------------------------------------------------
+OrderKind = Literal["market", "limit", "stop_market", "stop_limit", "take_profit", "stop_loss"]
+Tif = Literal["gtc", "ioc", "alo"]
+
+SIDES = frozenset({"buy", "sell"})
+KINDS = frozenset({"market", "limit", "stop_market", "stop_limit", "take_profit", "stop_loss"})
+TIFS = frozenset({"gtc", "ioc", "alo"})
+TRIGGER_KINDS = frozenset({"stop_market", "stop_limit", "take_profit", "stop_loss"})
+
+
+def require_decimal(name: str, value: object, optional: bool = False) -> None:
+    # A float slipping in would make every later figure inexact; refuse it at the door.
+    if value is None and optional:
+        return
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    coin: str
+    sz_decimals: int
+    max_leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    maker: Decimal = BASE_MAKER_RATE
+    taker: Decimal = BASE_TAKER_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    mark: Decimal
+    oracle: Decimal
+    mid: Decimal | None
+    funding_rate: Decimal
+
+    def __post_init__(self) -> None:
+        require_decimal("mark", self.mark)
+        require_decimal("oracle", self.oracle)
+        require_decimal("mid", self.mid, optional=True)
+        require_decimal("funding_rate", self.funding_rate)
+
+    @property
+    def touch(self) -> Decimal:
+        return self.mid if self.mid is not None else self.mark
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    t: datetime
+    quotes: Mapping[str, Quote]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """An order as the venue receives it. `limit_price` is the limit of a limit order, the
+    limit a stop_limit / take_profit / stop_loss becomes once triggered, and the worst price
+    (a slippage cap) of a market or stop_market order. `tif` applies to limit orders only."""
+
+    order_id: str
+    client_order_id: str | None
+    coin: str
+    side: Side
+    size: Decimal
+    kind: OrderKind = "limit"
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    tif: Tif = "gtc"
+    reduce_only: bool = False
+
+    def __post_init__(self) -> None:
+        require_decimal("size", self.size)
+        require_decimal("limit_price", self.limit_price, optional=True)
+        require_decimal("trigger_price", self.trigger_price, optional=True)
+        if self.side not in SIDES or self.kind not in KINDS or self.tif not in TIFS:
+            raise ValueError(f"bad side/kind/tif: {self.side!r} {self.kind!r} {self.tif!r}")
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "buy"
+
+    @property
+    def executes_as_limit(self) -> bool:
+        """Rests on the book at `limit_price` (now, or once triggered)."""
+        if self.kind in ("limit", "stop_limit"):
+            return True
+        return self.kind in ("take_profit", "stop_loss") and self.limit_price is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: str
+
+
+# --- Pure rules over one order ---------------------------------------------------------------
+def reference_price(spec: OrderSpec, touch: Decimal) -> Decimal:
+    """The price an order is valued at for the $10 minimum and for margin."""
+    if spec.executes_as_limit:
+        return spec.limit_price  # validated present
+    if spec.kind in TRIGGER_KINDS:
+        return spec.trigger_price
+    return touch
+
+
+def validate_order(
+    spec: OrderSpec, instrument: Instrument, quote: Quote, *, position: Decimal = ZERO
+) -> Rejection | None:
+    """The grid and minimum-value rules; `position` is the signed size held on the coin."""
+    if spec.coin != instrument.coin:
+        raise ValueError(f"order on {spec.coin} checked against {instrument.coin}")
+    sz = instrument.sz_decimals
+    if not is_valid_size(spec.size, sz):
+        return Rejection(INVALID_SIZE)
+    if spec.kind in ("limit", "stop_limit") and spec.limit_price is None:
+        return Rejection(INVALID_PRICE)
+    if spec.limit_price is not None and not is_valid_price(spec.limit_price, sz):
+        return Rejection(INVALID_PRICE)
+    if spec.kind in TRIGGER_KINDS and (
+        spec.trigger_price is None or not is_valid_price(spec.trigger_price, sz)
+    ):
+        return Rejection(INVALID_PRICE)
+    # A reduce-only order that closes the whole position is let through below $10: otherwise a
+    # position worth under $10 could never be flattened (our choice; HL's rule is unclear).
+    closes_all = spec.reduce_only and position != 0 and spec.is_buy == (position < 0)
+    closes_all = closes_all and spec.size >= abs(position)
+    if not closes_all and not meets_min_value(spec.size, reference_price(spec, quote.touch)):
+        return Rejection(MIN_TRADE_NTL)
+    return None
+
+
+def crosses(side: Side, limit: Decimal, touch: Decimal) -> bool:
+    """Whether a limit on `side` is marketable against the touch."""
+    return limit >= touch if side == "buy" else limit <= touch
+
+
+def is_triggered(spec: OrderSpec, mark: Decimal) -> bool:
+    # Stops (and stop-losses) fire when the mark moves against a position closed by `side`:
+    # a buy stop on a rise, a sell stop on a fall. Take-profits fire the other way.
+    on_rise = spec.is_buy != (spec.kind == "take_profit")
+    trigger = spec.trigger_price
+    return mark >= trigger if on_rise else mark <= trigger
