@@ -3,7 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apps.accounts.selectors import brand_get, staff_mfa_state
@@ -25,6 +25,9 @@ class PropfirmAdminSite(admin.AdminSite):
 
     def login(self, request, extra_context=None):
         next_url = request.GET.get("next") or reverse("admin:index")
-        if request.user.is_authenticated and request.user.is_staff:
-            return redirect(next_url)
+        if request.user.is_authenticated:
+            if request.user.is_staff:
+                return redirect(next_url)
+            # Sending a signed-in trader to the login page would bounce them straight back.
+            return render(request, "accounts/no_admin_access.html", status=403)
         return redirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")

@@ -18,15 +18,23 @@ _ONE_SECOND = timedelta(seconds=1)
 def reset_on(day_reset: DayReset, local_day: date) -> datetime:
     """The UTC instant of the reset on one local calendar day."""
     tz = day_reset.tz
-    wall = datetime(local_day.year, local_day.month, local_day.day, day_reset.hour, day_reset.minute)
     # fold=0 is the first of two occurrences; in a gap it maps past the transition.
-    late = wall.replace(tzinfo=tz).astimezone(UTC)
+    first = datetime(
+        local_day.year,
+        local_day.month,
+        local_day.day,
+        day_reset.hour,
+        day_reset.minute,
+        tzinfo=tz,
+    )
+    wall = first.replace(tzinfo=None)
+    late = first.astimezone(UTC)
     if late.astimezone(tz).replace(tzinfo=None) == wall:
         return late
     # In a gap: fold=1 maps before the transition. Every instant before the transition
     # shows a wall time before `wall`, every instant from it on a wall time after it,
     # so the transition is the first instant whose wall time passes `wall`.
-    early = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    early = first.replace(fold=1).astimezone(UTC)
     low, high = min(early, late), max(early, late)
     while high - low > _ONE_SECOND:
         middle = low + (high - low) // 2

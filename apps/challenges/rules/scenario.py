@@ -80,7 +80,9 @@ def load_json(text: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as exc:
-        raise ScenarioError("$", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        raise ScenarioError(
+            "$", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise ScenarioError("$", f"not JSON: {exc}") from None
 
@@ -123,7 +125,9 @@ def account_from_json(value: Any, path: str = "account") -> Account:
     if not isinstance(currency, str) or not currency.strip():
         raise ScenarioError(f"{path}.currency", "not a currency code")
     balance = _decimal(f.req("starting_balance"), f"{path}.starting_balance", positive=True)
-    return Account(currency=currency, starting_balance=balance, start=_time(f.req("start"), f"{path}.start"))
+    return Account(
+        currency=currency, starting_balance=balance, start=_time(f.req("start"), f"{path}.start")
+    )
 
 
 def rules_from_json(value: Any, path: str = "rules") -> Rules:
@@ -161,7 +165,9 @@ def event_from_json(value: Any, path: str) -> Event:
         raise ScenarioError(f"{path}.type", "missing")
     maker = _EVENT_MAKERS.get(kind) if isinstance(kind, str) else None
     if maker is None:
-        raise ScenarioError(f"{path}.type", f"unknown event type (one of {', '.join(_EVENT_MAKERS)})")
+        raise ScenarioError(
+            f"{path}.type", f"unknown event type (one of {', '.join(_EVENT_MAKERS)})"
+        )
     return maker(value, path)
 
 
@@ -222,7 +228,9 @@ def _max_loss(value: Any, path: str) -> LossRule:
     return LossRule(
         anchor=_choice(f.req("anchor"), f"{path}.anchor", MAX_LOSS_ANCHORS),
         amount=_amount(f.req("amount"), f"{path}.amount", AMOUNT_KINDS),
-        lock_at=None if lock is None else _amount(lock, f"{path}.lock_at", ("fixed", "pct_of_initial")),
+        lock_at=None
+        if lock is None
+        else _amount(lock, f"{path}.lock_at", ("fixed", "pct_of_initial")),
     )
 
 
@@ -244,7 +252,9 @@ def _consistency(value: Any, path: str) -> Consistency:
     f = _Fields(value, path, {"max_best_day_share_pct", "of"})
     of = f.opt("of")
     return Consistency(
-        max_best_day_share_pct=_decimal(f.req("max_best_day_share_pct"), f"{path}.max_best_day_share_pct", minimum=ZERO),
+        max_best_day_share_pct=_decimal(
+            f.req("max_best_day_share_pct"), f"{path}.max_best_day_share_pct", minimum=ZERO
+        ),
         of="net_profit" if of is None else _choice(of, f"{path}.of", CONSISTENCY_OF),
     )
 
