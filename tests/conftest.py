@@ -233,3 +233,21 @@ def page(browser, request):
         page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
+
+
+@pytest.fixture
+def admin_client_mfa(client):
+    """A firm admin signed in through allauth with a TOTP code, as the admin requires."""
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    from apps.accounts import roles
+    from tests.factories import PASSWORD, UserFactory
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    user = UserFactory(is_staff=True, is_superuser=True, role=roles.FIRM_ADMIN)
+    TOTP.activate(user, secret)
+    client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 302, "the two-factor step did not pass"
+    return client, user

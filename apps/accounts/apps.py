@@ -22,6 +22,6 @@ def _sync_roles(sender, **kwargs):
 
     from apps.accounts.roles import sync_roles
 
-    if sender.label != "portal":  # the last app: every app's permissions exist by now
-        return
+    # Sent once per app that has models, after that app's permissions are created; the last
+    # call sees every app's permissions. Cheap (a few hundred rows), and only on migrate/flush.
     sync_roles(Group, Permission)

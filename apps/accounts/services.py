@@ -75,6 +75,8 @@ def brand_update(*, actor: User | None, logo: bytes | None = None, clear_logo: b
     after = {f: getattr(brand, f) for f in BRAND_FIELDS}
     after["logo"] = brand.logo_content_type or None
     audit_record(action="brand.update", subject=brand, actor=actor, before=before, after=after)
+    # Now, and again after commit in case a request cached the old brand in between.
+    cache.delete(BRAND_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(BRAND_CACHE_KEY))
     return brand
 

@@ -146,9 +146,7 @@ def test_post_only_order_that_would_cross_is_rejected() -> None:
     b = book()
     events = b.place(spec(kind="limit", tif="alo", limit_price=D("3000")), quote("3000"), T0)
     assert events == [
-        Rejected(
-            "o1", "c-o1", "Post only order would have immediately matched, bbo was 3000@3000."
-        )
+        Rejected("o1", "c-o1", "Post only order would have immediately matched, bbo was 3000@3000.")
     ]
     assert b.orders == {} and b.positions == {}
 
@@ -164,7 +162,9 @@ def test_post_only_order_rests_and_fills_as_maker() -> None:
 def test_reduce_only_order_larger_than_the_position_is_cut_to_it() -> None:
     b = book()
     b.place(spec("open", size=D("1")), quote("3000"), T0)
-    [fill] = fills(b.place(spec("close", side="sell", size=D("3"), reduce_only=True), quote("3000"), T0))
+    [fill] = fills(
+        b.place(spec("close", side="sell", size=D("3"), reduce_only=True), quote("3000"), T0)
+    )
     assert fill.size == D("1")
     assert b.positions == {}
 
@@ -182,13 +182,21 @@ def test_reduce_only_order_without_a_position_is_rejected() -> None:
     assert isinstance(events[0], Rejected)
 
 
-def test_resting_reduce_only_order_is_cancelled_if_the_position_is_gone_when_it_would_fill() -> None:
+def test_resting_reduce_only_order_is_cancelled_if_the_position_is_gone_when_it_would_fill() -> (
+    None
+):
     b = book()
     b.place(spec("open"), quote("3000"), T0)
-    b.place(spec("tp", side="sell", kind="limit", limit_price=D("3100"), reduce_only=True), quote("3000"), T0)
+    b.place(
+        spec("tp", side="sell", kind="limit", limit_price=D("3100"), reduce_only=True),
+        quote("3000"),
+        T0,
+    )
     b.place(spec("flat", side="sell"), quote("3000"), T0)
     events = b.on_frame(frame("3100"))
-    assert events == [Cancelled("tp", "reduceOnlyCanceled", "Reduce only order would increase position.")]
+    assert events == [
+        Cancelled("tp", "reduceOnlyCanceled", "Reduce only order would increase position.")
+    ]
     assert b.positions == {}
 
 
@@ -218,7 +226,9 @@ def test_take_profit_sell_triggers_when_the_mark_rises_to_it() -> None:
 def test_stop_loss_already_beyond_its_trigger_fires_at_once() -> None:
     b = book()
     b.place(spec("open"), quote("3000"), T0)
-    events = b.place(spec("sl", side="sell", kind="stop_loss", trigger_price=D("3050")), quote("3000"), T0)
+    events = b.place(
+        spec("sl", side="sell", kind="stop_loss", trigger_price=D("3050")), quote("3000"), T0
+    )
     assert [type(e) for e in events] == [Accepted, Triggered, Filled]
 
 
@@ -282,16 +292,33 @@ def test_order_needing_more_margin_than_is_free_is_rejected() -> None:
 def test_resting_orders_reserve_margin() -> None:
     b = book(balance="100")
     # 0.8 ETH x 2900 / 25 = 92.8 reserved, leaving 7.2: a further 0.1 ETH (11.6) is refused.
-    assert isinstance(b.place(spec("a", kind="limit", size=D("0.8"), limit_price=D("2900")), quote("3000"), T0)[0], Accepted)
-    assert isinstance(b.place(spec("b", kind="limit", size=D("0.1"), limit_price=D("2900")), quote("3000"), T0)[0], Rejected)
+    assert isinstance(
+        b.place(spec("a", kind="limit", size=D("0.8"), limit_price=D("2900")), quote("3000"), T0)[
+            0
+        ],
+        Accepted,
+    )
+    assert isinstance(
+        b.place(spec("b", kind="limit", size=D("0.1"), limit_price=D("2900")), quote("3000"), T0)[
+            0
+        ],
+        Rejected,
+    )
     b.cancel("a")
-    assert isinstance(b.place(spec("b", kind="limit", size=D("0.1"), limit_price=D("2900")), quote("3000"), T0)[0], Accepted)
+    assert isinstance(
+        b.place(spec("b", kind="limit", size=D("0.1"), limit_price=D("2900")), quote("3000"), T0)[
+            0
+        ],
+        Accepted,
+    )
 
 
 def test_closing_order_needs_no_margin() -> None:
     b = book(balance="130")
     b.place(spec("open"), quote("3000"), T0)  # uses 120 of ~128.65
-    events = b.place(spec("close", side="sell", kind="limit", limit_price=D("3100")), quote("3000"), T0)
+    events = b.place(
+        spec("close", side="sell", kind="limit", limit_price=D("3100")), quote("3000"), T0
+    )
     assert events == [Accepted("close", "c-close")]
 
 

@@ -56,7 +56,9 @@ def test_entry_is_size_weighted_and_unrealised_pnl_is_on_the_mark() -> None:
 def test_partial_close_realises_on_the_closed_part_and_keeps_the_entry() -> None:
     b = book()
     b.place(market("a", "buy", "2"), quote("3000"), T0)
-    [fill] = [e for e in b.place(market("b", "sell", "0.5"), quote("3200"), T0) if isinstance(e, Filled)]
+    [fill] = [
+        e for e in b.place(market("b", "sell", "0.5"), quote("3200"), T0) if isinstance(e, Filled)
+    ]
     assert fill.realized_pnl == D("100")  # 0.5 x (3200 - 3000)
     assert b.positions["ETH"] == Position("ETH", D("1.5"), D("3000"))
 
@@ -76,7 +78,9 @@ def test_fill_larger_than_the_position_closes_it_and_opens_the_rest_at_the_fill_
 def test_short_realises_profit_when_bought_back_lower() -> None:
     b = book()
     b.place(market("a", "sell", "2"), quote("3000"), T0)
-    [fill] = [e for e in b.place(market("b", "buy", "2"), quote("2900"), T0) if isinstance(e, Filled)]
+    [fill] = [
+        e for e in b.place(market("b", "buy", "2"), quote("2900"), T0) if isinstance(e, Filled)
+    ]
     assert fill.realized_pnl == D("200")
     assert b.positions == {}
 
@@ -105,7 +109,9 @@ def test_funding_is_paid_hourly_on_oracle_notional(side: str, rate: str, expecte
     # The mark is 3010, the oracle 3000: funding is on the oracle.
     events = b.on_frame(Frame(at(11, 0, 1), {"ETH": quote("3010", rate, oracle="3000")}))
     [paid] = [e for e in events if isinstance(e, FundingPaid)]
-    assert paid == FundingPaid("ETH", D(expected), D(rate), D("3000"), D("2") if side == "buy" else D("-2"), at(11))
+    assert paid == FundingPaid(
+        "ETH", D(expected), D(rate), D("3000"), D("2") if side == "buy" else D("-2"), at(11)
+    )
     assert b.balance - before == D(expected)
 
 
@@ -139,7 +145,9 @@ def test_account_is_liquidated_at_the_mark_when_equity_falls_below_maintenance_m
     # 0.5 BTC at 50,000: notional 25,000, taker fee 11.25 -> balance 988.75.
     # Maintenance at mark m: 0.5 m / (2 x 40) = m / 160. Equity: 988.75 + 0.5 (m - 50,000).
     b.place(market("a", "buy", "0.5", coin="BTC"), quote("50000"), T0)
-    b.place(OrderSpec("r", None, "BTC", "buy", D("0.0003"), "limit", D("40000")), quote("50000"), T0)
+    b.place(
+        OrderSpec("r", None, "BTC", "buy", D("0.0003"), "limit", D("40000")), quote("50000"), T0
+    )
     assert b.balance == D("988.75")
 
     # m = 48,631: equity 304.25 >= maintenance 303.94375 -> safe.
