@@ -11,6 +11,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept, then close with 4401, so a page can tell "sign in again" from a refusal.
+            await self.accept()
             await self.close(code=4401)
             return
         self.group = user_group(user.pk)

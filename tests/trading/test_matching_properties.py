@@ -147,7 +147,7 @@ def run(ops: list[tuple]) -> Run:
     return r
 
 
-PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
@@ -175,9 +175,9 @@ def test_a_taker_never_fills_better_than_the_touch(ops: list[tuple]) -> None:
 def test_post_only_order_never_takes(ops: list[tuple]) -> None:
     r = run(ops)
     for fill, _, _ in r.fills():
-        if fill.order_id is not None and r.specs[fill.order_id].tif == "alo":
-            if r.specs[fill.order_id].kind == "limit":
-                assert fill.liquidity == "maker"
+        spec = r.specs.get(fill.order_id or "")
+        if spec is not None and spec.kind == "limit" and spec.tif == "alo":
+            assert fill.liquidity == "maker"
 
 
 @PROPERTY
