@@ -243,13 +243,19 @@ DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-pass-2026")
 _email_url = env.str("EMAIL_URL", default="consolemail://")
 try:
     _email = env.email_url_config(_email_url)
-except Exception:  # noqa: BLE001 - any parse failure is the variable's fault
+except Exception:
     raise ImproperlyConfigured(f"EMAIL_URL={_email_url!r} is not a valid e-mail URL") from None
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 if EMAIL_BACKEND.endswith("filebased.EmailBackend"):
     # filemail:///abs/path: django-environ drops the leading slash of an absolute path.
     _email["EMAIL_FILE_PATH"] = urlparse(_email_url).path
-for _key in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_FILE_PATH"):
+for _key in (
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_FILE_PATH",
+):
     if _email.get(_key) not in (None, ""):
         globals()[_key] = _email[_key]
 EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))

@@ -29,7 +29,9 @@ def shared_path(*parts: str) -> Path:
     """A path in ../shared, skipping the test (saying why) where that folder is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: ../shared is only beside the project on the team's machines")
+        pytest.skip(
+            f"{path} is absent: ../shared is only beside the project on the team's machines"
+        )
     return path
 
 
@@ -85,7 +87,11 @@ class Process:
         self.name, self.log = name, log
         self._log_file = log.open("wb")
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -111,7 +117,7 @@ def _wait_for(check, what: str, process: Process, timeout: float = 30.0) -> None
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{what} did not come up in {timeout} s:\n{process.output()}")
@@ -152,8 +158,18 @@ def celery_worker(service_env, tmp_path_factory):
     name = f"test-{os.getpid()}@%h"
     process = Process(
         "celery worker",
-        [str(BIN / "celery"), "-A", "propfirm", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "-n", name],
+        [
+            str(BIN / "celery"),
+            "-A",
+            "propfirm",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            name,
+        ],
         service_env,
         log,
     )
@@ -200,8 +216,14 @@ def mailbox(maildir) -> Mailbox:
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 

@@ -55,7 +55,14 @@ class TraderProfileAdmin(admin.ModelAdmin):
     list_filter = ["kyc_status", "country"]
     search_fields = ["user__email", "legal_name", "tax_id"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "kyc_status", "kyc_reason", "kyc_reviewed_by", "kyc_reviewed_at", "updated_at"]
+    readonly_fields = [
+        "user",
+        "kyc_status",
+        "kyc_reason",
+        "kyc_reviewed_by",
+        "kyc_reviewed_at",
+        "updated_at",
+    ]
     actions = ["approve_kyc", "reject_kyc"]
 
     def has_add_permission(self, request):
@@ -101,7 +108,9 @@ class TraderProfileAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             for profile in profiles:
                 try:
-                    kyc_reject(profile=profile, actor=request.user, reason=form.cleaned_data["reason"])
+                    kyc_reject(
+                        profile=profile, actor=request.user, reason=form.cleaned_data["reason"]
+                    )
                     self.message_user(request, f"Rejected {profile.user}.", messages.SUCCESS)
                 except AccountsError as exc:
                     self.message_user(request, f"{profile.user}: {exc}", messages.ERROR)

@@ -25,7 +25,9 @@ class ProfileForm(forms.ModelForm):
         if method == PayoutMethod.USDC and not data.get("payout_usdc_address"):
             self.add_error("payout_usdc_address", "Enter the USDC address payouts should go to.")
         if method == PayoutMethod.BANK and not data.get("payout_bank_reference"):
-            self.add_error("payout_bank_reference", "Enter the bank reference payouts should go to.")
+            self.add_error(
+                "payout_bank_reference", "Enter the bank reference payouts should go to."
+            )
         return data
 
 

@@ -18,10 +18,16 @@ class StaffMFARequiredMiddleware:
     def __call__(self, request):
         admin_prefix = reverse("admin:index")
         user = getattr(request, "user", None)
-        if request.path.startswith(admin_prefix) and user and user.is_authenticated and user.is_staff:
+        if (
+            request.path.startswith(admin_prefix)
+            and user
+            and user.is_authenticated
+            and user.is_staff
+        ):
             state = staff_mfa_state(request)
             if state == "not_enrolled":
                 return redirect("staff_mfa_required")
             if state == "not_verified":
-                return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.get_full_path()})}")
+                query = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
         return self.get_response(request)

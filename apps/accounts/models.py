@@ -9,7 +9,9 @@ from django_countries.fields import CountryField
 
 from apps.core import clock
 
-hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb (# and six hex digits).")
+hex_colour = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb (# and six hex digits)."
+)
 usdc_address = RegexValidator(
     r"^0x[0-9a-fA-F]{40}$", "A USDC address is 0x followed by 40 hexadecimal characters."
 )

@@ -55,7 +55,9 @@ def logo_content_type(data: bytes) -> str:
 
 
 @transaction.atomic
-def brand_update(*, actor: User | None, logo: bytes | None = None, clear_logo: bool = False, **fields) -> Brand:
+def brand_update(
+    *, actor: User | None, logo: bytes | None = None, clear_logo: bool = False, **fields
+) -> Brand:
     unknown = set(fields) - set(BRAND_FIELDS)
     if unknown:
         raise AccountsError(f"Unknown brand field(s): {', '.join(sorted(unknown))}")
@@ -126,9 +128,8 @@ def _kyc_decide(*, profile: TraderProfile, actor: User, status: str, reason: str
     if profile.user_id == actor.pk:
         raise AccountsError("Nobody reviews their own KYC.")
     if profile.kyc_status != KycStatus.PENDING:
-        raise AccountsError(
-            f"Only a pending profile can be reviewed; this one is {profile.get_kyc_status_display()}."
-        )
+        status = profile.get_kyc_status_display()
+        raise AccountsError(f"Only a pending profile can be reviewed; this one is {status}.")
     before = profile.kyc_status
     profile.kyc_status = status
     profile.kyc_reason = reason
@@ -147,11 +148,15 @@ def _kyc_decide(*, profile: TraderProfile, actor: User, status: str, reason: str
 
 @transaction.atomic
 def kyc_approve(*, profile: TraderProfile, actor: User, reason: str = "") -> TraderProfile:
-    return _kyc_decide(profile=profile, actor=actor, status=KycStatus.APPROVED, reason=reason.strip())
+    return _kyc_decide(
+        profile=profile, actor=actor, status=KycStatus.APPROVED, reason=reason.strip()
+    )
 
 
 @transaction.atomic
 def kyc_reject(*, profile: TraderProfile, actor: User, reason: str) -> TraderProfile:
     if not reason.strip():
         raise AccountsError("A rejection needs a reason the trader can act on.")
-    return _kyc_decide(profile=profile, actor=actor, status=KycStatus.REJECTED, reason=reason.strip())
+    return _kyc_decide(
+        profile=profile, actor=actor, status=KycStatus.REJECTED, reason=reason.strip()
+    )

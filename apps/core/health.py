@@ -41,7 +41,7 @@ def check_all() -> dict[str, dict]:
         started = time.perf_counter()
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - any failure means the service is down
+        except Exception as exc:
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
         else:
             results[name] = {"ok": True}

@@ -26,7 +26,7 @@ def places(currency: str) -> int:
 
 def to_decimal(value: object) -> Decimal:
     """A Decimal from a Decimal, int or decimal string; floats are refused (they are inexact)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{value!r} is a {type(value).__name__}, not a decimal")
     if isinstance(value, Decimal):
         result = value

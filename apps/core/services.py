@@ -37,7 +37,8 @@ def audit_record(
     subject_type, subject_id = subject_key(subject)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{subject_type}:{subject_id}"]
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{subject_type}:{subject_id}"],
         )
     last = (
         AuditEvent.objects.filter(subject_type=subject_type, subject_id=subject_id)
@@ -95,7 +96,9 @@ def audit_verify_chains() -> tuple[int, list[ChainProblem]]:
     checked = 0
     current: tuple[str, str] | None = None
     expected_seq, prev_hash = 1, GENESIS
-    rows = AuditEvent.objects.order_by("subject_type", "subject_id", "seq").iterator(chunk_size=5000)
+    rows = AuditEvent.objects.order_by("subject_type", "subject_id", "seq").iterator(
+        chunk_size=5000
+    )
     for event in rows:
         checked += 1
         key = (event.subject_type, event.subject_id)
@@ -120,6 +123,8 @@ def audit_verify_chains() -> tuple[int, list[ChainProblem]]:
             prev_hash=event.prev_hash,
         )
         if recomputed != event.hash:
-            problems.append(ChainProblem(*key, event.seq, "its content was changed after it was written"))
+            problems.append(
+                ChainProblem(*key, event.seq, "its content was changed after it was written")
+            )
         expected_seq, prev_hash = event.seq + 1, event.hash
     return checked, problems

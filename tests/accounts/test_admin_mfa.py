@@ -48,7 +48,9 @@ def test_a_wrong_mfa_code_is_refused_with_a_message(client):
     staff = UserFactory(is_staff=True, role=roles.RISK_MANAGER)
     TOTP.activate(staff, SECRET)
     _login(client, staff)
-    response = client.post("/accounts/2fa/authenticate/", {"code": "000000" if _code() != "000000" else "111111"})
+    response = client.post(
+        "/accounts/2fa/authenticate/", {"code": "000000" if _code() != "000000" else "111111"}
+    )
     assert response.status_code == 200
     assert "Incorrect code" in response.content.decode()
     assert "_auth_user_id" not in client.session

@@ -11,8 +11,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def test_the_brand_is_applied_to_public_pages_without_a_rebuild(client):
-    brand_update(actor=None, name="Aurora Funding", primary_colour="#ff0066",
-                 legal_footer="Aurora Ltd, Malta")
+    brand_update(
+        actor=None,
+        name="Aurora Funding",
+        primary_colour="#ff0066",
+        legal_footer="Aurora Ltd, Malta",
+    )
     html = client.get("/").content.decode()
     assert "<title>Aurora Funding</title>" in html
     assert "--brand-primary: #ff0066" in html
@@ -49,9 +53,14 @@ def test_a_logo_that_is_not_an_image_is_refused_in_the_admin(admin_client_mfa):
     response = client.post(
         f"/admin/accounts/brand/{brand.pk}/change/",
         {
-            "name": "After", "tagline": "", "primary_colour": "#111111", "accent_colour": "#222222",
-            "background_colour": "#333333", "text_colour": "#444444",
-            "support_email": "help@example.com", "legal_footer": "",
+            "name": "After",
+            "tagline": "",
+            "primary_colour": "#111111",
+            "accent_colour": "#222222",
+            "background_colour": "#333333",
+            "text_colour": "#444444",
+            "support_email": "help@example.com",
+            "legal_footer": "",
             "logo_upload": SimpleUploadedFile("logo.exe", b"MZ\x90\x00not an image"),
         },
     )
@@ -66,9 +75,14 @@ def test_the_admin_saves_a_brand_change_with_an_audit_event(admin_client_mfa):
     client.post(
         f"/admin/accounts/brand/{brand.pk}/change/",
         {
-            "name": "After", "tagline": "t", "primary_colour": "#111111", "accent_colour": "#222222",
-            "background_colour": "#333333", "text_colour": "#444444",
-            "support_email": "help@example.com", "legal_footer": "",
+            "name": "After",
+            "tagline": "t",
+            "primary_colour": "#111111",
+            "accent_colour": "#222222",
+            "background_colour": "#333333",
+            "text_colour": "#444444",
+            "support_email": "help@example.com",
+            "legal_footer": "",
             "logo_upload": SimpleUploadedFile("logo.png", PNG),
         },
     )

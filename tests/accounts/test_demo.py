@@ -46,6 +46,11 @@ def test_demo_totp_refuses_anyone_outside_the_demo_domain():
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_totp_command_exits_non_zero_outside_the_demo_domain(service_env):
-    result = subprocess.run([sys.executable, "manage.py", "demo_totp", "ceo@realfirm.com"],
-                            cwd=ROOT, env=service_env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo_totp", "ceo@realfirm.com"],
+        cwd=ROOT,
+        env=service_env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "refusing" in result.stderr and result.stdout == ""

@@ -44,7 +44,11 @@ def test_signup_with_a_taken_email_is_refused_and_changes_nothing(client):
 
 @pytest.mark.parametrize(
     ("password", "message"),
-    [("short1", "too short"), ("password1234", "too common"), ("8201938475610", "entirely numeric")],
+    [
+        ("short1", "too short"),
+        ("password1234", "too common"),
+        ("8201938475610", "entirely numeric"),
+    ],
 )
 def test_signup_with_a_weak_password_is_refused_and_changes_nothing(client, password, message):
     response = _signup(client, "weak@example.com", password)
@@ -70,7 +74,9 @@ def test_an_unverified_person_cannot_sign_in_until_verified(client):
 
 def test_a_wrong_password_is_refused_with_a_message(client):
     UserFactory(email="p@example.com")
-    response = client.post("/accounts/login/", {"login": "p@example.com", "password": "nope-nope-1"})
+    response = client.post(
+        "/accounts/login/", {"login": "p@example.com", "password": "nope-nope-1"}
+    )
     assert response.status_code == 200
     assert "not correct" in response.content.decode()
     assert "_auth_user_id" not in client.session

@@ -14,8 +14,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_candidate_signs_up_verifies_by_email_logs_in_and_sees_the_branded_site(
     page, live_server_url, mailbox
 ):
-    brand_update(actor=None, name="Aurora Funding", primary_colour="#ff0066",
-                 legal_footer="Aurora Funding Ltd, demo legal footer")
+    brand_update(
+        actor=None,
+        name="Aurora Funding",
+        primary_colour="#ff0066",
+        legal_footer="Aurora Funding Ltd, demo legal footer",
+    )
     page.goto(live_server_url + "/")
     assert page.title() == "Aurora Funding"
     page.get_by_role("link", name="Start your challenge").click()

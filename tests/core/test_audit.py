@@ -18,8 +18,13 @@ pytestmark = pytest.mark.django_db
 
 def test_events_of_one_subject_form_a_chain():
     actor = UserFactory()
-    first = audit_record(action="limit.change", subject=("account", 7), actor=actor,
-                         before={"max": Decimal("10.5")}, after={"max": Decimal("5")})
+    first = audit_record(
+        action="limit.change",
+        subject=("account", 7),
+        actor=actor,
+        before={"max": Decimal("10.5")},
+        after={"max": Decimal("5")},
+    )
     second = audit_record(action="account.halt", subject=("account", 7))
     assert (first.seq, first.prev_hash) == (1, GENESIS)
     assert (second.seq, second.prev_hash) == (2, first.hash)
@@ -42,7 +47,9 @@ def test_the_database_refuses_to_change_or_delete_an_event():
 
 
 def test_personal_data_can_be_erased_without_breaking_the_chain():
-    event = audit_record(action="profile.update", subject=("user", 1), personal={"legal_name": "Ann"})
+    event = audit_record(
+        action="profile.update", subject=("user", 1), personal={"legal_name": "Ann"}
+    )
     AuditEvent.objects.filter(pk=event.pk).update(personal={})
     assert AuditEvent.objects.get(pk=event.pk).personal == {}
     assert audit_verify_chains()[1] == []
@@ -60,7 +67,9 @@ def test_a_tampered_event_is_detected():
     audit_record(action="payout.approve", subject=("payout", 9), after={"amount": "100.00"})
     audit_record(action="payout.paid", subject=("payout", 9))
     first = AuditEvent.objects.get(subject_id="9", seq=1)
-    _tamper("UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"amount": "900.00"}', first.pk])
+    _tamper(
+        "UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"amount": "900.00"}', first.pk]
+    )
     checked, problems = audit_verify_chains()
     assert checked == 2
     assert [(p.subject_id, p.seq) for p in problems] == [("9", 1)]
@@ -79,8 +88,13 @@ def test_a_removed_event_is_detected_and_the_command_fails():
 def test_verify_command_exits_1_naming_the_broken_event(service_env):
     audit_record(action="a", subject=("account", 4))
     _tamper("UPDATE core_auditevent SET action = 'z' WHERE subject_id = '4'", [])
-    result = subprocess.run([sys.executable, "manage.py", "audit_verify"], cwd=ROOT,
-                            env=service_env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "audit_verify"],
+        cwd=ROOT,
+        env=service_env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "account:4 event 1" in result.stderr
 
@@ -97,7 +111,7 @@ def test_concurrent_writers_on_one_subject_get_consecutive_events():
             barrier.wait()
             with transaction.atomic():
                 audit_record(action=f"w{i}", subject=("account", 77))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -116,5 +130,12 @@ def test_concurrent_writers_on_one_subject_get_consecutive_events():
 def test_seq_is_unique_per_subject():
     audit_record(action="a", subject=("account", 5))
     with pytest.raises(IntegrityError), transaction.atomic():
-        AuditEvent.objects.create(subject_type="account", subject_id="5", seq=1, action="x",
-                                  at="2026-01-01T00:00:00Z", prev_hash=GENESIS, hash="f" * 64)
+        AuditEvent.objects.create(
+            subject_type="account",
+            subject_id="5",
+            seq=1,
+            action="x",
+            at="2026-01-01T00:00:00Z",
+            prev_hash=GENESIS,
+            hash="f" * 64,
+        )

@@ -42,7 +42,10 @@ def test_naive_time_is_refused():
 def test_moving_the_clock_moves_it_in_another_process():
     clock.freeze(datetime(2027, 6, 1, 12, 0, tzinfo=UTC))
     out = subprocess.run(
-        [sys.executable, "manage.py", "clock", "show"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "manage.py", "clock", "show"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     assert out.startswith("2027-06-01T12:00:00+00:00")
@@ -58,7 +61,9 @@ def test_moving_the_clock_moves_it_for_the_web_server(live_server_url):
 
 def test_clock_command_refuses_a_bad_amount():
     result = subprocess.run(
-        [sys.executable, "manage.py", "clock", "advance", "soon"], cwd=ROOT, capture_output=True,
+        [sys.executable, "manage.py", "clock", "advance", "soon"],
+        cwd=ROOT,
+        capture_output=True,
         text=True,
     )
     assert result.returncode == 1

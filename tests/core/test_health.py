@@ -10,7 +10,10 @@ def test_healthz_reports_every_service_up(client):
     body = response.json()
     assert body["status"] == "ok"
     assert {name for name, check in body["checks"].items() if check["ok"]} == {
-        "database", "redis", "broker"}
+        "database",
+        "redis",
+        "broker",
+    }
 
 
 @override_settings(REDIS_URL="redis://127.0.0.1:1/0")

@@ -21,9 +21,14 @@ def _socket(live_server_url: str, user=None):
     if user is not None:
         client = Client()
         client.force_login(user)
-        headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    return connect(live_server_url.replace("http", "ws") + "/ws/events/", additional_headers=headers,
-                   open_timeout=10)
+        headers["Cookie"] = (
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+    return connect(
+        live_server_url.replace("http", "ws") + "/ws/events/",
+        additional_headers=headers,
+        open_timeout=10,
+    )
 
 
 def test_an_event_for_one_user_reaches_their_socket_and_no_one_elses(live_server_url):
@@ -49,8 +54,11 @@ def test_a_socket_from_a_foreign_origin_is_refused(live_server_url):
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     with pytest.raises(Exception, match="403"):
-        connect(live_server_url.replace("http", "ws") + "/ws/events/", open_timeout=10,
-                additional_headers={"Origin": "http://evil.example", "Cookie": f"sessionid={cookie}"})
+        connect(
+            live_server_url.replace("http", "ws") + "/ws/events/",
+            open_timeout=10,
+            additional_headers={"Origin": "http://evil.example", "Cookie": f"sessionid={cookie}"},
+        )
 
 
 def test_a_real_celery_worker_runs_a_task_against_the_database(celery_worker):

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,26 +14,52 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject_type', models.CharField(max_length=64)),
-                ('subject_id', models.CharField(max_length=64)),
-                ('seq', models.PositiveIntegerField()),
-                ('action', models.CharField(max_length=100)),
-                ('actor_label', models.CharField(blank=True, help_text='system, a process name', max_length=100)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('personal', models.JSONField(blank=True, default=dict)),
-                ('at', models.DateTimeField()),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject_type", models.CharField(max_length=64)),
+                ("subject_id", models.CharField(max_length=64)),
+                ("seq", models.PositiveIntegerField()),
+                ("action", models.CharField(max_length=100)),
+                (
+                    "actor_label",
+                    models.CharField(
+                        blank=True, help_text="system, a process name", max_length=100
+                    ),
+                ),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("personal", models.JSONField(blank=True, default=dict)),
+                ("at", models.DateTimeField()),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['subject_type', 'subject_id', 'seq'],
-                'indexes': [models.Index(fields=['action', 'at'], name='core_audite_action_786030_idx'), models.Index(fields=['at'], name='core_audite_at_aa875b_idx')],
-                'constraints': [models.UniqueConstraint(fields=('subject_type', 'subject_id', 'seq'), name='audit_one_event_per_seq')],
+                "ordering": ["subject_type", "subject_id", "seq"],
+                "indexes": [
+                    models.Index(fields=["action", "at"], name="core_audite_action_786030_idx"),
+                    models.Index(fields=["at"], name="core_audite_at_aa875b_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("subject_type", "subject_id", "seq"), name="audit_one_event_per_seq"
+                    )
+                ],
             },
         ),
     ]

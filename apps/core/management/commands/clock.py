@@ -14,7 +14,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 class Command(BaseCommand):
     help = (
         "Show or move the shared clock of every process (development and tests only): "
-        "clock show | clock advance 3d | clock travel 2026-12-01T00:00:00Z | clock freeze ISO | clock reset"
+        "clock show | clock advance 3d | clock travel 2026-12-01T00:00:00Z | "
+        "clock freeze ISO | clock reset"
     )
 
     def add_arguments(self, parser):
@@ -32,7 +33,9 @@ class Command(BaseCommand):
                 try:
                     at = datetime.fromisoformat(value or "")
                 except ValueError:
-                    raise CommandError(f"{action} takes an ISO time with an offset, e.g. 2026-12-01T00:00:00Z") from None
+                    raise CommandError(
+                        f"{action} takes an ISO time with an offset, e.g. 2026-12-01T00:00:00Z"
+                    ) from None
                 getattr(clock, action)(at)
             elif action == "reset":
                 clock.reset()

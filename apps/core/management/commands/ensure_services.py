@@ -9,7 +9,9 @@ from psycopg import sql
 from apps.core.health import safe_address
 
 HOW_TO_START = {
-    "PostgreSQL": "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "PostgreSQL": (
+        "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+    ),
     "Redis": "start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379",
 }
 
@@ -43,7 +45,9 @@ class Command(BaseCommand):
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
                     self.stdout.write(f"created database {db['NAME']} on {address}")
         except psycopg.OperationalError as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip().rstrip("?.")
+            reason = (
+                (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip().rstrip("?.")
+            )
             raise CommandError(
                 f"PostgreSQL is not reachable at {address} (DATABASE_URL): {reason}; "
                 f"{HOW_TO_START['PostgreSQL']}"
@@ -55,4 +59,6 @@ class Command(BaseCommand):
                 f"Redis is not reachable at {safe_address(settings.REDIS_URL)} (REDIS_URL): {exc}; "
                 f"{HOW_TO_START['Redis']}"
             ) from None
-        self.stdout.write(f"PostgreSQL at {address} and Redis at {safe_address(settings.REDIS_URL)}: ok")
+        self.stdout.write(
+            f"PostgreSQL at {address} and Redis at {safe_address(settings.REDIS_URL)}: ok"
+        )
