@@ -417,7 +417,7 @@ class Book:
     ) -> list[Event]:
         if spec.reduce_only:
             # The position may have shrunk or closed since the order was placed.
-            fitted = spec
+            fitted = self._fit_reduce_only(spec)
             if fitted is None:
                 return [Cancelled(spec.order_id, "reduceOnlyCanceled", REDUCE_ONLY)]
             spec = fitted
