@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.trading.venues.paper.matching import (  # noqa: E402
+from apps.trading.venues.paper.matching import (
     Book,
     Filled,
     Frame,

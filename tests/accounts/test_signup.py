@@ -80,3 +80,33 @@ def test_a_wrong_password_is_refused_with_a_message(client):
     assert response.status_code == 200
     assert "not correct" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_failed_logins_are_rate_limited_in_redis(client):
+    UserFactory(email="target@example.com")
+    for _ in range(5):
+        client.post("/accounts/login/", {"login": "target@example.com", "password": "wrong-pass-1"})
+    response = client.post(
+        "/accounts/login/", {"login": "target@example.com", "password": "wrong-pass-1"}
+    )
+    assert "Too many failed login attempts" in response.content.decode()
+    import redis
+    from django.conf import settings
+
+    # The counters live in Redis (the cache), so every web process shares them.
+    keys = redis.Redis.from_url(settings.REDIS_URL).keys("*allauth:rl:account:login_failed*")
+    assert keys
+
+
+def test_password_reset_sends_a_link_that_sets_a_new_password(client):
+    user = UserFactory(email="forgot@example.com")
+    client.post("/accounts/password/reset/", {"email": "forgot@example.com"})
+    link = re.search(r"http://\S+(/accounts/password/reset/key/\S+/)", mail.outbox[-1].body)
+    assert link
+    form_page = client.get(link.group(1), follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1),
+        {"password1": "new-Granite-4471", "password2": "new-Granite-4471"},
+    )
+    user.refresh_from_db()
+    assert user.check_password("new-Granite-4471")

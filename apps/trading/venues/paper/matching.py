@@ -481,7 +481,14 @@ class Book:
     def _liquidate_if_needed(self, t: datetime) -> list[Event]:
         if not self.positions:
             return []
-        equity, maintenance = self.equity(), self.maintenance_margin()
+        # One pass over the positions: this runs for every open book on every frame.
+        equity, maintenance = self.balance, ZERO
+        for coin, position in self.positions.items():
+            mark = self.mark(coin)
+            equity += position.size * (mark - position.entry_price)
+            maintenance += maintenance_margin(
+                abs(position.size) * mark, self.instruments[coin].max_leverage
+            )
         if equity >= maintenance:
             return []
         events: list[Event] = [Liquidated(equity, maintenance, t)]
