@@ -11,6 +11,10 @@ The venue sees frames (mark, oracle, mid, funding rate per coin), not depth, so:
 - a resting limit fills whole, as maker, at its own limit price, on the first frame whose
   touch reaches it (no price improvement on gaps, no queue position);
 - stop / take-profit / stop-loss triggers watch the mark, as Hyperliquid's do;
+- a reduce-only order is cut to the position when placed and again when it would fill, and
+  cancelled (reduceOnlyCanceled) if by then it could only grow the position; Hyperliquid
+  cancels such orders as soon as the position closes, we only when they would fill;
+- resting orders reserve initial margin for the part of them that would grow the position;
 - funding is paid once per hour boundary a frame crosses, on the oracle price;
 - an account whose equity (on the mark) falls below its maintenance margin has its resting
   orders cancelled and every position closed at the mark, with the taker fee. Hyperliquid
