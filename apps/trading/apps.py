@@ -3,9 +3,16 @@ from django.apps import AppConfig
 
 class TradingConfig(AppConfig):
     """Trading: trading accounts, orders, fills, positions and the ledger; order entry
-    (`order_submit`) with its pre-submit registry and outbox; the venue protocol and its venues
-    (venues/paper, venues/hyperliquid). Not built yet (issues 5 and 6).
+    (`services.order_submit`) with its pre-submit registry (`registry.py`) and outbox
+    (`outbox.py`); the venue protocol (`venues/base.py`) and the paper venue
+    (`venues/paper/`). The Hyperliquid venue comes with issue 6.
     """
 
     name = "apps.trading"
     label = "trading"
+
+    def ready(self):
+        from apps.trading.venues.paper.venue import PaperVenue
+        from apps.trading.venues.registry import register_venue
+
+        register_venue("paper", PaperVenue)

@@ -1,0 +1,24 @@
+"""Trading events on a Redis stream, for the risk engine (which catches up from PostgreSQL
+after a restart, so the stream is never the only copy of anything)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+
+from apps.core.redis import get_redis
+
+STREAM = "trading:events"
+log = logging.getLogger(__name__)
+
+
+def publish(kind: str, **fields: object) -> None:
+    """Called after commit. A Redis outage is logged, never raised into a committed write."""
+    try:
+        get_redis().xadd(
+            STREAM, {"kind": kind, "data": json.dumps(fields)}, maxlen=100_000, approximate=True
+        )
+    except redis.RedisError:
+        log.exception("could not publish %s on %s", kind, STREAM)

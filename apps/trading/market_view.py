@@ -1,0 +1,67 @@
+"""What trading needs of the market, as the matching engine's plain values."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from apps.market.models import FeeSchedule, Instrument as InstrumentRow
+from apps.trading.venues.paper.hlrules import Fees, Instrument, Quote
+
+_CACHE_SECONDS = 30.0
+_cache: dict[str, tuple[float, object]] = {}
+
+
+def _cached(name: str, load):
+    hit = _cache.get(name)
+    if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _cache[name] = (time.monotonic(), value)
+    return value
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _load_instruments() -> dict[str, Instrument]:
+    rows = InstrumentRow.objects.filter(active=True, is_delisted=False)
+    return {r.coin: Instrument(r.coin, r.sz_decimals, r.max_leverage) for r in rows}
+
+
+def instruments() -> list[Instrument]:
+    return list(_cached("instruments", _load_instruments).values())
+
+
+def instrument(coin: str) -> Instrument | None:
+    return _cached("instruments", _load_instruments).get(coin)
+
+
+def fees() -> Fees:
+    def load() -> Fees:
+        row = FeeSchedule.objects.filter(is_default=True).first()
+        return Fees(maker=row.maker_rate, taker=row.taker_rate) if row else Fees()
+
+    return _cached("fees", load)
+
+
+def quotes() -> dict[str, Quote]:
+    from apps.market.selectors import frame_latest
+
+    frame = frame_latest()
+    if frame is None:
+        return {}
+    return {
+        coin: Quote(mark=t.mark, oracle=t.oracle, mid=t.mid, funding_rate=t.funding)
+        for coin, t in frame.prices.items()
+    }
+
+
+def quote(coin: str) -> Quote | None:
+    return quotes().get(coin)
+
+
+def mark(coin: str) -> Decimal | None:
+    found = quote(coin)
+    return found.mark if found else None

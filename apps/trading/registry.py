@@ -1,0 +1,75 @@
+"""The pre-submit registry: higher apps answer "may this order go?" before it is written.
+
+`risk` registers its gate here in its AppConfig.ready(); trading never imports risk.
+A check returns None to let the order pass, or a Refusal with a reason code and a message a
+trader understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from apps.trading.models import TradingAccount
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What a trader (or the system) asks for, before it becomes an order."""
+
+    coin: str
+    side: str  # buy | sell
+    kind: str  # market | limit | stop_market | stop_limit | take_profit | stop_loss
+    size: Decimal
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    tif: str = "gtc"  # gtc | ioc | alo
+    reduce_only: bool = False
+    client_order_id: str = ""
+
+    def fingerprint(self) -> dict:
+        """The request as compared for an idempotency key's repeat."""
+        return {
+            "coin": self.coin,
+            "side": self.side,
+            "kind": self.kind,
+            "size": f"{self.size.normalize():f}",
+            "limit_price": None if self.limit_price is None else f"{self.limit_price.normalize():f}",
+            "trigger_price": (
+                None if self.trigger_price is None else f"{self.trigger_price.normalize():f}"
+            ),
+            "tif": self.tif,
+            "reduce_only": self.reduce_only,
+            "client_order_id": self.client_order_id,
+        }
+
+
+@dataclass(frozen=True)
+class SubmitContext:
+    account: TradingAccount
+    intent: OrderIntent
+    origin: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    field: str | None = None
+
+
+PreSubmitCheck = Callable[[SubmitContext], Refusal | None]
+_CHECKS: dict[str, PreSubmitCheck] = {}
+
+
+def register_pre_submit_check(name: str, check: PreSubmitCheck) -> None:
+    _CHECKS[name] = check
+
+
+def pre_submit_checks() -> list[PreSubmitCheck]:
+    return list(_CHECKS.values())

@@ -1,0 +1,455 @@
+"""Where money moves: accounts, the ledger, order entry, fills and funding.
+
+Every write is one transaction, audited, and anything that leaves the process (a venue call,
+a Celery task, an event on the stream) leaves only after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from apps.accounts.models import User
+from apps.core import clock
+from apps.core.money import quantize
+from apps.core.services import audit_record
+from apps.trading import events, market_view
+from apps.trading.intents import IntentError, intent_validate
+from apps.trading.models import (
+    Fill,
+    LedgerEntry,
+    Order,
+    Origin,
+    OutboxMessage,
+    Position,
+    TradingAccount,
+    TradingState,
+)
+from apps.trading.positions import apply_fill
+from apps.trading.registry import OrderIntent, Refusal, SubmitContext, pre_submit_checks
+from apps.trading.venues.base import FundingPayment, OrderStatus, VenueFill
+
+LEDGER_PLACES = 6
+
+
+class TradingError(Exception):
+    """A request a person or client can correct; `code` and `field` say what to correct."""
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
+        super().__init__(message)
+        self.message, self.code, self.field = message, code, field
+
+
+class OrderRefused(TradingError):
+    pass
+
+
+class IdempotencyConflict(TradingError):
+    def __init__(self):
+        super().__init__(
+            "This Idempotency-Key was already used for a different request.",
+            code="idempotency_key_reused",
+        )
+
+
+# --- accounts and the ledger -----------------------------------------------------------------
+
+
+@transaction.atomic
+def account_open(
+    *,
+    owner: User,
+    starting_balance: Decimal,
+    key: str,
+    label: str = "",
+    venue: str = "paper",
+    currency: str = "USD",
+    actor: User | None = None,
+) -> TradingAccount:
+    """Open a trading account with its starting capital as the first ledger entry.
+
+    `key` makes it idempotent: opening again with the same key returns the same account.
+    """
+    if starting_balance <= 0:
+        raise TradingError("The starting balance must be positive.", field="starting_balance")
+    existing = LedgerEntry.objects.filter(key=f"{key}:capital").select_related("account").first()
+    if existing is not None:
+        return existing.account
+    account = TradingAccount.objects.create(
+        owner=owner, label=label, venue=venue, currency=currency
+    )
+    ledger_post(
+        account=account,
+        kind=LedgerEntry.Kind.STARTING_CAPITAL,
+        amount=starting_balance,
+        key=f"{key}:capital",
+        memo="Starting capital",
+        actor=actor,
+    )
+    audit_record(
+        action="account.open",
+        subject=account,
+        actor=actor,
+        after={"owner": owner.pk, "venue": venue, "starting_balance": starting_balance},
+    )
+    from apps.trading.venues.registry import venue_for
+
+    transaction.on_commit(
+        lambda: venue_for(account).open_account(
+            venue_account=venue_account_of(account), balance=starting_balance
+        )
+    )
+    return account
+
+
+def venue_account_of(account: TradingAccount) -> str:
+    return account.venue_ref or f"{account.venue}-{account.pk}"
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    account: TradingAccount,
+    kind: str,
+    amount: Decimal,
+    key: str,
+    memo: str = "",
+    at=None,
+    order: Order | None = None,
+    fill: Fill | None = None,
+    actor: User | None = None,
+) -> LedgerEntry:
+    """Add one balance change. A repeat of the same key is a no-op returning the first entry.
+
+    The account row is locked first, so two posts on one account are applied one after the
+    other; the database adds the amount to the balance as the entry is inserted.
+    """
+    amount = quantize(amount, LEDGER_PLACES)
+    TradingAccount.objects.select_for_update().only("id").get(pk=account.pk)
+    existing = LedgerEntry.objects.filter(key=key).first()
+    if existing is not None:
+        if existing.account_id != account.pk or existing.amount != amount:
+            raise TradingError(f"Ledger key {key!r} was already used for another entry.")
+        return existing
+    entry = LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        key=key,
+        memo=memo,
+        at=at or clock.now(),
+        order=order,
+        fill=fill,
+        actor=actor,
+    )
+    entry.refresh_from_db(fields=["balance_after"])
+    transaction.on_commit(
+        lambda: events.publish(
+            "ledger",
+            account=account.pk,
+            kind=kind,
+            amount=f"{amount:f}",
+            key=key,
+            at=entry.at.isoformat(),
+        )
+    )
+    return entry
+
+
+@transaction.atomic
+def account_set_state(
+    *, account: TradingAccount, state: str, reason: str, actor: User | None = None
+) -> TradingAccount:
+    """Change an account's trading state, audited; the gate reads it from the next order on."""
+    if state not in TradingState.values:
+        raise TradingError(f"Unknown trading state {state!r}.", field="state")
+    if not reason.strip():
+        raise TradingError("A change of trading state needs a reason.", field="reason")
+    locked = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    before = locked.state
+    locked.state, locked.state_reason, locked.state_changed_at = state, reason, clock.now()
+    locked.save(update_fields=["state", "state_reason", "state_changed_at"])
+    audit_record(
+        action="account.state",
+        subject=locked,
+        actor=actor,
+        before={"state": before},
+        after={"state": state, "reason": reason},
+    )
+    return locked
+
+
+# --- order entry -----------------------------------------------------------------------------
+
+
+def _request_hash(intent: OrderIntent) -> str:
+    canonical = json.dumps(intent.fingerprint(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _existing(account: TradingAccount, idempotency_key: str, digest: str) -> Order | None:
+    order = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+    if order is not None and order.request_hash != digest:
+        raise IdempotencyConflict()
+    return order
+
+
+def order_submit(
+    *,
+    account: TradingAccount,
+    intent: OrderIntent,
+    origin: str,
+    idempotency_key: str,
+    actor: User | None = None,
+) -> Order:
+    """The one way in for an order: validated, asked of every pre-submit check, then written
+    with its outbox row in one transaction. A repeat of an idempotency key returns the first
+    order (a different request under the same key is refused)."""
+    if origin not in Origin.values:
+        raise TradingError(f"Unknown order origin {origin!r}.", field="origin")
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise TradingError("An idempotency key of 1 to 200 characters is required.")
+    digest = _request_hash(intent)
+    order = _existing(account, idempotency_key, digest)
+    if order is not None:
+        return order
+    try:
+        intent_validate(intent, market_view.instrument(intent.coin), market_view.quote(intent.coin))
+    except IntentError as exc:
+        raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
+    context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
+    for check in pre_submit_checks():
+        refusal: Refusal | None = check(context)
+        if refusal is not None:
+            raise OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
+    try:
+        return _order_write(account, intent, origin, idempotency_key, digest, actor)
+    except IntegrityError:
+        # A concurrent submission with the same key won the race: answer with its order.
+        order = _existing(account, idempotency_key, digest)
+        if order is None:
+            raise
+        return order
+
+
+@transaction.atomic
+def _order_write(
+    account: TradingAccount,
+    intent: OrderIntent,
+    origin: str,
+    idempotency_key: str,
+    digest: str,
+    actor: User | None,
+) -> Order:
+    order = Order.objects.create(
+        account=account,
+        origin=origin,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        client_order_id=intent.client_order_id,
+        coin=intent.coin,
+        side=intent.side,
+        kind=intent.kind,
+        tif=intent.tif,
+        size=intent.size,
+        limit_price=intent.limit_price,
+        trigger_price=intent.trigger_price,
+        reduce_only=intent.reduce_only,
+        actor=actor,
+    )
+    OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.PLACE)
+    audit_record(
+        action="order.submit",
+        subject=account,
+        actor=actor,
+        after={"order": order.pk, "origin": origin, **intent.fingerprint()},
+    )
+    _after_commit_dispatch(order, "order.new")
+    return order
+
+
+def _after_commit_dispatch(order: Order, kind: str) -> None:
+    from apps.trading.tasks import outbox_dispatch_task
+
+    def send():
+        events.publish(kind, account=order.account_id, order=str(order.pk))
+        outbox_dispatch_task.delay()
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, origin: str, actor: User | None = None) -> Order:
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if not order.is_live:
+        raise TradingError(
+            f"This order is {order.get_status_display().lower()}; only an open order can be "
+            "cancelled.",
+            code="order_not_open",
+        )
+    OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.CANCEL)
+    audit_record(action="order.cancel", subject=order.account, actor=actor,
+                 after={"order": order.pk, "origin": origin})
+    _after_commit_dispatch(order, "order.cancel_requested")
+    return order
+
+
+@transaction.atomic
+def order_modify(
+    *,
+    order: Order,
+    origin: str,
+    size: Decimal | None = None,
+    limit_price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
+    actor: User | None = None,
+) -> Order:
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if not order.is_live:
+        raise TradingError(
+            f"This order is {order.get_status_display().lower()}; only an open order can be "
+            "modified.",
+            code="order_not_open",
+        )
+    if size is None and limit_price is None and trigger_price is None:
+        raise TradingError("Say what to change: size, limit price or trigger price.")
+    intent = OrderIntent(
+        coin=order.coin,
+        side=order.side,
+        kind=order.kind,
+        size=size if size is not None else order.size,
+        limit_price=limit_price if limit_price is not None else order.limit_price,
+        trigger_price=trigger_price if trigger_price is not None else order.trigger_price,
+        tif=order.tif,
+        reduce_only=order.reduce_only,
+    )
+    try:
+        intent_validate(intent, market_view.instrument(order.coin), market_view.quote(order.coin))
+    except IntentError as exc:
+        raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
+    payload = {
+        k: f"{v:f}"
+        for k, v in (("size", size), ("limit_price", limit_price), ("trigger_price", trigger_price))
+        if v is not None
+    }
+    OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.MODIFY, payload=payload)
+    audit_record(action="order.modify", subject=order.account, actor=actor,
+                 after={"order": order.pk, "origin": origin, **payload})
+    _after_commit_dispatch(order, "order.modify_requested")
+    return order
+
+
+# --- what the venue tells us -----------------------------------------------------------------
+
+
+@transaction.atomic
+def order_apply_status(*, order: Order, status: OrderStatus, modify: dict | None = None) -> Order:
+    """Record what the venue said about an order (never a fill: fills come with their own
+    record, so our books never hold a fill the venue did not confirm)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    fields = ["status", "updated_at"]
+    if status.status == "rejected":
+        order.status, order.reject_reason = Order.Status.REJECTED, status.reason
+        fields.append("reject_reason")
+    elif status.status == "cancelled":
+        if order.status != Order.Status.FILLED:
+            order.status = Order.Status.CANCELLED
+            order.reject_reason = status.reason
+            fields.append("reject_reason")
+    elif status.status == "open" and order.status == Order.Status.PENDING:
+        order.status = Order.Status.OPEN
+    if modify:
+        for name, value in modify.items():
+            setattr(order, name, Decimal(value))
+            fields.append(name)
+    order.updated_at = clock.now()
+    order.save(update_fields=sorted(set(fields)))
+    transaction.on_commit(
+        lambda: events.publish("order", account=order.account_id, order=str(order.pk),
+                               status=order.status, reason=order.reject_reason)
+    )
+    return order
+
+
+@dataclass(frozen=True)
+class Booked:
+    fills: int
+    funding: int
+
+
+@transaction.atomic
+def fill_book(*, account: TradingAccount, fill: VenueFill) -> Fill:
+    """Book one confirmed fill: the fill, the position, realised P&L and the fee in the
+    ledger. Idempotent on the venue's fill id."""
+    existing = Fill.objects.filter(account=account, venue_fill_id=fill.fill_id).first()
+    if existing is not None:
+        return existing
+    order = None
+    if fill.client_id:
+        order = Order.objects.select_for_update().filter(
+            account=account, id=fill.client_id.removeprefix("0x")
+        ).first()
+    position, _ = Position.objects.select_for_update().get_or_create(account=account, coin=fill.coin)
+    size, entry, realized = apply_fill(
+        position.size, position.entry_price, fill.side, fill.size, fill.price
+    )
+    realized = quantize(realized, LEDGER_PLACES)
+    booked = Fill.objects.create(
+        account=account,
+        order=order,
+        venue_fill_id=fill.fill_id,
+        coin=fill.coin,
+        side=fill.side,
+        size=fill.size,
+        price=fill.price,
+        fee=quantize(fill.fee, LEDGER_PLACES),
+        liquidity=fill.liquidity,
+        realized_pnl=realized,
+        at=fill.at,
+    )
+    position.size, position.entry_price = size, entry
+    position.realized_pnl += realized
+    position.updated_at = fill.at
+    position.save()
+    key = f"fill:{account.pk}:{fill.fill_id}"
+    if realized:
+        ledger_post(account=account, kind=LedgerEntry.Kind.REALIZED_PNL, amount=realized,
+                    key=f"{key}:pnl", at=fill.at, order=order, fill=booked,
+                    memo=f"{fill.side} {fill.size} {fill.coin} @ {fill.price}")
+    if booked.fee:
+        ledger_post(account=account, kind=LedgerEntry.Kind.FEE, amount=-booked.fee,
+                    key=f"{key}:fee", at=fill.at, order=order, fill=booked,
+                    memo=f"{fill.liquidity} fee")
+    if order is not None:
+        filled = order.filled_size + fill.size
+        prior = (order.average_price or Decimal(0)) * order.filled_size
+        order.average_price = (prior + fill.price * fill.size) / filled
+        order.filled_size = min(filled, order.size)
+        if order.filled_size >= order.size:
+            order.status = Order.Status.FILLED
+        order.updated_at = clock.now()
+        order.save(update_fields=["filled_size", "average_price", "status", "updated_at"])
+    transaction.on_commit(
+        lambda: events.publish(
+            "fill", account=account.pk, coin=fill.coin, side=fill.side, qty=f"{fill.size:f}",
+            price=f"{fill.price:f}", fee=f"{booked.fee:f}", at=fill.at.isoformat(),
+            fill=booked.pk,
+        )
+    )
+    return booked
+
+
+@transaction.atomic
+def funding_book(*, account: TradingAccount, payment: FundingPayment) -> LedgerEntry | None:
+    amount = quantize(payment.amount, LEDGER_PLACES)
+    if not amount:
+        return None
+    return ledger_post(
+        account=account, kind=LedgerEntry.Kind.FUNDING, amount=amount,
+        key=f"funding:{account.pk}:{payment.funding_id}", at=payment.at,
+        memo=f"{payment.coin} funding at {payment.rate}",
+    )
