@@ -154,3 +154,38 @@ class Brand(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiKey(models.Model):
+    """A trader's key for the REST API. Only its SHA-256 digest is stored: the key is a long
+    random string shown once, so a slow password hash would add nothing but latency."""
+
+    class Scope(models.TextChoices):
+        TRADING = "trading", "Trading (read and place orders)"
+        READ_ONLY = "read_only", "Read only"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(
+        max_length=16, help_text="The key's first characters, to tell keys apart."
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.TRADING)
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        now = clock.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.accounts.models import Brand, KycStatus, TraderProfile, User
+from apps.accounts.models import ApiKey, Brand, KycStatus, TraderProfile, User
 from apps.accounts.selectors import BRAND_CACHE_KEY
 from apps.core import clock
 from apps.core.services import audit_record
@@ -160,3 +163,61 @@ def kyc_reject(*, profile: TraderProfile, actor: User, reason: str) -> TraderPro
     return _kyc_decide(
         profile=profile, actor=actor, status=KycStatus.REJECTED, reason=reason.strip()
     )
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+API_KEY_PREFIX = "pf_"
+
+
+def api_key_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, user: User, name: str, scope: str = "trading", expires_at=None
+) -> tuple[ApiKey, str]:
+    """A new key for the user; returns (the row, the key itself — shown once, never stored)."""
+    name = name.strip()
+    if not name:
+        raise AccountsError("Give the key a name, so you can tell it apart later.")
+    if scope not in ApiKey.Scope.values:
+        raise AccountsError(f"Scope must be one of: {', '.join(ApiKey.Scope.values)}.")
+    if expires_at is not None and expires_at <= clock.now():
+        raise AccountsError("The expiry must be in the future.")
+    if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= 20:
+        raise AccountsError("You already have 20 active keys; revoke one first.")
+    raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        prefix=raw[:10],
+        digest=api_key_digest(raw),
+        scope=scope,
+        expires_at=expires_at,
+    )
+    audit_record(
+        action="api_key.create",
+        subject=user,
+        actor=user,
+        after={"key": key.pk, "prefix": key.prefix, "scope": scope},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: User) -> ApiKey:
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.user_id != actor.pk and not actor.is_staff:
+        raise AccountsError("That key is not yours.")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            action="api_key.revoke",
+            subject=key.user,
+            actor=actor,
+            after={"key": key.pk, "prefix": key.prefix},
+        )
+    return key

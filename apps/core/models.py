@@ -38,3 +38,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_type}:{self.subject_id}#{self.seq} {self.action}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an Idempotency-Key, replayed for its repeats."""
+
+    scope = models.CharField(max_length=64, help_text="Whose key space, e.g. user:12")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from apps.market.models import FeeSchedule, Instrument as InstrumentRow
+from apps.market.selectors import fee_schedule_default, instruments_active
 from apps.trading.venues.paper.hlrules import Fees, Instrument, Quote
 
 _CACHE_SECONDS = 30.0
@@ -26,7 +26,7 @@ def clear_cache() -> None:
 
 
 def _load_instruments() -> dict[str, Instrument]:
-    rows = InstrumentRow.objects.filter(active=True, is_delisted=False)
+    rows = instruments_active()
     return {r.coin: Instrument(r.coin, r.sz_decimals, r.max_leverage) for r in rows}
 
 
@@ -40,8 +40,8 @@ def instrument(coin: str) -> Instrument | None:
 
 def fees() -> Fees:
     def load() -> Fees:
-        row = FeeSchedule.objects.filter(is_default=True).first()
-        return Fees(maker=row.maker_rate, taker=row.taker_rate) if row else Fees()
+        row = fee_schedule_default()
+        return Fees(maker=row.maker_rate, taker=row.taker_rate)
 
     return _cached("fees", load)
 

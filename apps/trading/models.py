@@ -271,8 +271,9 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["id"], condition=Q(status__in=["pending", "unknown"]),
-                         name="outbox_waiting"),
+            models.Index(
+                fields=["id"], condition=Q(status__in=["pending", "unknown"]), name="outbox_waiting"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -307,3 +308,6 @@ class PaperEvent(models.Model):
     class Meta:
         ordering = ["book", "seq"]
         constraints = [models.UniqueConstraint(fields=["book", "seq"], name="paper_event_seq_once")]
+
+    def __str__(self) -> str:
+        return f"{self.book_id}#{self.seq} {self.kind}"

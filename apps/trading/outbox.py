@@ -56,9 +56,15 @@ def _finish(message: OutboxMessage, status: str, error: str = "") -> None:
 
 def _request(order: Order) -> OrderRequest:
     return OrderRequest(
-        client_id=order.venue_client_id, coin=order.coin, side=order.side, kind=order.kind,
-        size=order.size, limit_price=order.limit_price, trigger_price=order.trigger_price,
-        tif=order.tif, reduce_only=order.reduce_only,
+        client_id=order.venue_client_id,
+        coin=order.coin,
+        side=order.side,
+        kind=order.kind,
+        size=order.size,
+        limit_price=order.limit_price,
+        trigger_price=order.trigger_price,
+        tif=order.tif,
+        reduce_only=order.reduce_only,
     )
 
 
@@ -100,15 +106,19 @@ def outbox_dispatch(*, limit: int = 100) -> int:
                 continue
             _finish(message, OutboxMessage.Status.FAILED, exc.reason)
             if message.action == OutboxMessage.Action.PLACE:
-                order_apply_status(order=order, status=OrderStatus(order.venue_client_id,
-                                                                   "rejected", reason=exc.reason))
+                order_apply_status(
+                    order=order,
+                    status=OrderStatus(order.venue_client_id, "rejected", reason=exc.reason),
+                )
             else:
-                log.warning("%s of %s refused by the venue: %s", message.action, order.pk,
-                            exc.reason)
+                log.warning(
+                    "%s of %s refused by the venue: %s", message.action, order.pk, exc.reason
+                )
             settled += 1
             continue
         order_apply_status(
-            order=order, status=status,
+            order=order,
+            status=status,
             modify=message.payload if message.action == OutboxMessage.Action.MODIFY else None,
         )
         _finish(message, OutboxMessage.Status.DONE)

@@ -38,7 +38,9 @@ class OrderIntent:
             "side": self.side,
             "kind": self.kind,
             "size": f"{self.size.normalize():f}",
-            "limit_price": None if self.limit_price is None else f"{self.limit_price.normalize():f}",
+            "limit_price": None
+            if self.limit_price is None
+            else f"{self.limit_price.normalize():f}",
             "trigger_price": (
                 None if self.trigger_price is None else f"{self.trigger_price.normalize():f}"
             ),

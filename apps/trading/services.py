@@ -82,6 +82,11 @@ def account_open(
     account = TradingAccount.objects.create(
         owner=owner, label=label, venue=venue, currency=currency
     )
+    if venue == "paper":
+        # The paper venue names its accounts after ours; a real venue's sub-account is
+        # assigned by its provisioning instead.
+        account.venue_ref = f"paper-{account.pk}"
+        account.save(update_fields=["venue_ref"])
     ledger_post(
         account=account,
         kind=LedgerEntry.Kind.STARTING_CAPITAL,
@@ -151,7 +156,7 @@ def ledger_post(
         lambda: events.publish(
             "ledger",
             account=account.pk,
-            kind=kind,
+            entry_kind=kind,
             amount=f"{amount:f}",
             key=key,
             at=entry.at.isoformat(),
@@ -292,8 +297,12 @@ def order_cancel(*, order: Order, origin: str, actor: User | None = None) -> Ord
             code="order_not_open",
         )
     OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.CANCEL)
-    audit_record(action="order.cancel", subject=order.account, actor=actor,
-                 after={"order": order.pk, "origin": origin})
+    audit_record(
+        action="order.cancel",
+        subject=order.account,
+        actor=actor,
+        after={"order": order.pk, "origin": origin},
+    )
     _after_commit_dispatch(order, "order.cancel_requested")
     return order
 
@@ -337,8 +346,12 @@ def order_modify(
         if v is not None
     }
     OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.MODIFY, payload=payload)
-    audit_record(action="order.modify", subject=order.account, actor=actor,
-                 after={"order": order.pk, "origin": origin, **payload})
+    audit_record(
+        action="order.modify",
+        subject=order.account,
+        actor=actor,
+        after={"order": order.pk, "origin": origin, **payload},
+    )
     _after_commit_dispatch(order, "order.modify_requested")
     return order
 
@@ -369,8 +382,13 @@ def order_apply_status(*, order: Order, status: OrderStatus, modify: dict | None
     order.updated_at = clock.now()
     order.save(update_fields=sorted(set(fields)))
     transaction.on_commit(
-        lambda: events.publish("order", account=order.account_id, order=str(order.pk),
-                               status=order.status, reason=order.reject_reason)
+        lambda: events.publish(
+            "order",
+            account=order.account_id,
+            order=str(order.pk),
+            status=order.status,
+            reason=order.reject_reason,
+        )
     )
     return order
 
@@ -390,10 +408,14 @@ def fill_book(*, account: TradingAccount, fill: VenueFill) -> Fill:
         return existing
     order = None
     if fill.client_id:
-        order = Order.objects.select_for_update().filter(
-            account=account, id=fill.client_id.removeprefix("0x")
-        ).first()
-    position, _ = Position.objects.select_for_update().get_or_create(account=account, coin=fill.coin)
+        order = (
+            Order.objects.select_for_update()
+            .filter(account=account, id=fill.client_id.removeprefix("0x"))
+            .first()
+        )
+    position, _ = Position.objects.select_for_update().get_or_create(
+        account=account, coin=fill.coin
+    )
     size, entry, realized = apply_fill(
         position.size, position.entry_price, fill.side, fill.size, fill.price
     )
@@ -417,13 +439,27 @@ def fill_book(*, account: TradingAccount, fill: VenueFill) -> Fill:
     position.save()
     key = f"fill:{account.pk}:{fill.fill_id}"
     if realized:
-        ledger_post(account=account, kind=LedgerEntry.Kind.REALIZED_PNL, amount=realized,
-                    key=f"{key}:pnl", at=fill.at, order=order, fill=booked,
-                    memo=f"{fill.side} {fill.size} {fill.coin} @ {fill.price}")
+        ledger_post(
+            account=account,
+            kind=LedgerEntry.Kind.REALIZED_PNL,
+            amount=realized,
+            key=f"{key}:pnl",
+            at=fill.at,
+            order=order,
+            fill=booked,
+            memo=f"{fill.side} {fill.size} {fill.coin} @ {fill.price}",
+        )
     if booked.fee:
-        ledger_post(account=account, kind=LedgerEntry.Kind.FEE, amount=-booked.fee,
-                    key=f"{key}:fee", at=fill.at, order=order, fill=booked,
-                    memo=f"{fill.liquidity} fee")
+        ledger_post(
+            account=account,
+            kind=LedgerEntry.Kind.FEE,
+            amount=-booked.fee,
+            key=f"{key}:fee",
+            at=fill.at,
+            order=order,
+            fill=booked,
+            memo=f"{fill.liquidity} fee",
+        )
     if order is not None:
         filled = order.filled_size + fill.size
         prior = (order.average_price or Decimal(0)) * order.filled_size
@@ -435,8 +471,14 @@ def fill_book(*, account: TradingAccount, fill: VenueFill) -> Fill:
         order.save(update_fields=["filled_size", "average_price", "status", "updated_at"])
     transaction.on_commit(
         lambda: events.publish(
-            "fill", account=account.pk, coin=fill.coin, side=fill.side, qty=f"{fill.size:f}",
-            price=f"{fill.price:f}", fee=f"{booked.fee:f}", at=fill.at.isoformat(),
+            "fill",
+            account=account.pk,
+            coin=fill.coin,
+            side=fill.side,
+            qty=f"{fill.size:f}",
+            price=f"{fill.price:f}",
+            fee=f"{booked.fee:f}",
+            at=fill.at.isoformat(),
             fill=booked.pk,
         )
     )
@@ -449,7 +491,10 @@ def funding_book(*, account: TradingAccount, payment: FundingPayment) -> LedgerE
     if not amount:
         return None
     return ledger_post(
-        account=account, kind=LedgerEntry.Kind.FUNDING, amount=amount,
-        key=f"funding:{account.pk}:{payment.funding_id}", at=payment.at,
+        account=account,
+        kind=LedgerEntry.Kind.FUNDING,
+        amount=amount,
+        key=f"funding:{account.pk}:{payment.funding_id}",
+        at=payment.at,
         memo=f"{payment.coin} funding at {payment.rate}",
     )

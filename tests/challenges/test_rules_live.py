@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -74,21 +75,68 @@ def test_peaks_of_anchors_no_rule_uses_are_not_journaled():
     assert steps[1] == Step()
 
 
-def test_marks_in_force_are_handed_over_with_the_next_journaled_step():
+def test_the_mark_in_force_is_handed_over_with_the_next_journaled_step():
     _, steps = feed(
         TRAILING,
         [
             fill("01-05 09:00", "buy", "1", "1000"),
             mark("01-05 09:01", "990"),
-            mark("01-05 09:02", "5", symbol="Y"),
+            mark("01-05 09:02", "5", symbol="Y"),  # no position in Y: never needed
             mark("01-05 09:03", "980"),
             funding("01-05 09:04", "-1"),
         ],
     )
-    assert [(m.symbol, m.price) for m in steps[-1].marks] == [
-        ("Y", Decimal("5")),
-        ("X", Decimal("980")),
+    assert [s.marks for s in steps[1:4]] == [(), (), ()]
+    assert [(m.symbol, m.price) for m in steps[-1].marks] == [("X", Decimal("980"))]
+
+
+def test_a_mark_on_another_open_position_hands_over_the_held_back_one():
+    engine, steps = feed(
+        TRAILING,
+        [
+            fill("01-05 09:00", "buy", "1", "1000", symbol="X"),
+            fill("01-05 09:00", "buy", "1", "1000", symbol="Y"),
+            mark("01-05 09:01", "960", symbol="X"),
+            mark("01-05 09:02", "1030", symbol="Y"),
+            mark("01-05 09:03", "940", symbol="X"),
+        ],
+    )
+    assert [s.journal for s in steps[2:]] == [False, False, False]
+    assert [[(m.symbol, m.price) for m in s.marks] for s in steps[2:]] == [
+        [],
+        [("X", Decimal("960"))],
+        [("Y", Decimal("1030"))],
     ]
+    assert [(m.symbol, m.price) for m in engine.flush_marks()] == [("X", Decimal("940"))]
+    assert engine.flush_marks() == ()
+
+
+def test_a_journal_of_steps_replays_to_the_live_result():
+    # Had Y's 1030 been journaled without X's 960 before it, a replay would have seen
+    # equity 10030 (X still at 1000): a peak this account never reached.
+    s = scenario(
+        TRAILING,
+        [
+            fill("01-05 09:00", "buy", "1", "1000", symbol="X"),
+            fill("01-05 09:00", "buy", "1", "1000", symbol="Y"),
+            mark("01-05 09:01", "960", symbol="X"),
+            mark("01-05 09:02", "1030", symbol="Y"),
+            mark("01-05 09:03", "940", symbol="X"),
+            funding("01-05 09:04", "-1"),
+            mark("01-05 23:00", "1100", symbol="Y"),
+            mark("01-06 01:00", "1000", symbol="X"),
+        ],
+    )
+    live = Engine(s.rules, s.account)
+    journal: list = []
+    for event in s.events:
+        step = live.apply(event)
+        journal += step.marks
+        if step.journal:
+            journal.append(event)
+    journal += live.flush_marks()
+    assert len(journal) < len(s.events) + 1
+    assert replay(replace(s, events=tuple(journal))) == live.result()
 
 
 def test_a_reset_is_a_moment_and_hands_over_the_marks_it_used():

@@ -141,6 +141,8 @@ def edit(path: str, value: Any, *, delete: bool = False) -> dict[str, Any]:
         ),
         ("rules.max_duration_days", 0, "rules.max_duration_days"),
         ("rules.max_duration_days", "30", "rules.max_duration_days"),
+        ("rules.max_duration_days", 10**12, "rules.max_duration_days"),
+        ("rules.max_duration_days", 3_000_000, "rules.max_duration_days"),
         ("rules.consistency.of", "gross", "rules.consistency.of"),
         (
             "rules.consistency.max_best_day_share_pct",
@@ -226,7 +228,7 @@ def test_events_at_the_same_instant_are_in_order():
 def test_end_must_be_the_last_event():
     doc = valid()
     doc["events"].insert(2, end("01-05 10:30"))
-    assert path_of(doc) == "events[3]"
+    assert path_of(doc) == "events[2].type"
 
 
 def test_not_json_or_not_an_object_is_named_at_the_root():

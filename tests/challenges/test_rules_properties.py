@@ -32,7 +32,7 @@ from apps.challenges.rules import (
 from apps.challenges.rules.model import ANCHORS, MAX_LOSS_ANCHORS
 from tests.challenges.test_rules_support import _fresh_redis  # noqa: F401
 
-PROPERTY = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Early March: New York's clocks jump on the 8th, so resets cross a gap.
 START = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
 BALANCE = Decimal(10000)
@@ -233,6 +233,25 @@ def test_one_call_event_by_event_sweeps_and_checkpoints_agree(scenario: Scenario
     for event in scenario.events[cut:]:
         resumed.apply(event)
     assert resumed.result() == whole
+
+
+@PROPERTY
+@given(scenarios)
+def test_the_journal_of_steps_replays_to_the_live_result(scenario: Scenario):
+    """What a live caller journals (marks handed over, journaled events) is enough."""
+    live = Engine(scenario.rules, scenario.account)
+    journal: list = []
+    for event in scenario.events:
+        step = live.apply(event)
+        journal += step.marks
+        if isinstance(event, End):
+            journal += live.flush_marks()
+        if step.journal or isinstance(event, End):
+            journal.append(event)
+    if not journal or not isinstance(journal[-1], End):
+        journal += live.flush_marks()
+        journal.append(End(live.t))  # the live engine's time: resets up to it are in
+    assert replay(replace(scenario, events=tuple(journal))) == live.result()
 
 
 @PROPERTY

@@ -16,7 +16,8 @@ one implementation of ../shared/spec/scenario-format.md.
 from __future__ import annotations
 
 from .checkpoint import CheckpointError
-from .engine import ACTIVE, EXPIRED, FAILED, PASSED, Day, Engine, Step, replay
+from .days import Day
+from .engine import Engine, replay
 from .model import (
     Account,
     Adjustment,
@@ -45,6 +46,7 @@ from .scenario import (
     rules_from_json,
     scenario_from_json,
 )
+from .state import ACTIVE, EXPIRED, FAILED, PASSED, Step
 
 __all__ = [
     "ACTIVE",

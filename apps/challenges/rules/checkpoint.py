@@ -12,23 +12,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .engine import Day, Position
+from .days import Day, DayBook
+from .engine import ANCHOR_ATTRS
 from .model import Mark
 from .resets import parse_stored_time
+from .state import Position
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 VERSION = 1
-_ANCHORS = {
-    "day_start_balance": "_dsb",
-    "day_start_equity": "_dse",
-    "intraday_peak_equity": "_ipe",
-    "peak_eod_balance": "_peb",
-    "peak_eod_equity": "_pee",
-    "peak_balance": "_pb",
-    "peak_equity": "_pe",
-}
 
 
 class CheckpointError(ValueError):
@@ -36,6 +29,7 @@ class CheckpointError(ValueError):
 
 
 def dump(engine: Engine) -> dict[str, Any]:
+    mark = engine._unjournaled
     return {
         "version": VERSION,
         "t": engine._t.isoformat(),
@@ -47,7 +41,7 @@ def dump(engine: Engine) -> dict[str, Any]:
         "unrealised": str(engine._upnl),
         "positions": {s: [str(p.qty), str(p.entry)] for s, p in engine._positions.items()},
         "marks": {s: str(price) for s, price in engine._marks.items()},
-        "anchors": {name: str(getattr(engine, attr)) for name, attr in _ANCHORS.items()},
+        "anchors": {name: str(getattr(engine, attr)) for name, attr in ANCHOR_ATTRS.items()},
         "next_reset": engine._next_reset.isoformat(),
         "totals": {
             "realised": str(engine.realised),
@@ -64,11 +58,11 @@ def dump(engine: Engine) -> dict[str, Any]:
                 day.traded,
                 None if day.pnl is None else str(day.pnl),
             ]
-            for day in engine._days
+            for day in engine._book.days
         ],
-        "pending_marks": [
-            [m.t.isoformat(), m.symbol, str(m.price)] for m in engine._pending.values()
-        ],
+        "unjournaled_mark": None
+        if mark is None
+        else [mark.t.isoformat(), mark.symbol, str(mark.price)],
     }
 
 
@@ -88,7 +82,7 @@ def load(engine: Engine, data: dict[str, Any]) -> None:
         s: Position(Decimal(q), Decimal(e)) for s, (q, e) in data["positions"].items()
     }
     engine._marks = {s: Decimal(p) for s, p in data["marks"].items()}
-    for name, attr in _ANCHORS.items():
+    for name, attr in ANCHOR_ATTRS.items():
         setattr(engine, attr, Decimal(data["anchors"][name]))
     engine._next_reset = parse_stored_time(data["next_reset"])
     totals = data["totals"]
@@ -96,7 +90,7 @@ def load(engine: Engine, data: dict[str, Any]) -> None:
     engine.fees = Decimal(totals["fees"])
     engine.funding = Decimal(totals["funding"])
     engine.adjustments = Decimal(totals["adjustments"])
-    engine._days = [
+    days = [
         Day(
             parse_stored_time(start),
             Decimal(balance),
@@ -107,11 +101,11 @@ def load(engine: Engine, data: dict[str, Any]) -> None:
         )
         for start, balance, equity, adjustments, traded, pnl in data["days"]
     ]
-    engine._pending = {
-        symbol: Mark(parse_stored_time(t), symbol, Decimal(price))
-        for t, symbol, price in data["pending_marks"]
-    }
-    if not engine._days or engine._days[0].start != engine.account.start:
+    mark = data["unjournaled_mark"]
+    engine._unjournaled = (
+        None if mark is None else Mark(parse_stored_time(mark[0]), mark[1], Decimal(mark[2]))
+    )
+    if not days or days[0].start != engine.account.start:
         raise CheckpointError("checkpoint's first day does not start at account.start")
-    engine._recount_closed()
+    engine._book = DayBook(days, engine._profitable_bar(engine._initial))
     engine._refresh_amounts()

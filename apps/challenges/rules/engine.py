@@ -8,89 +8,38 @@ and the closed days' sums are kept up to date as they change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
-from decimal import localcontext as _localcontext
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from .model import HUNDRED, Account, Adjustment, End, Event, Fill, Funding, LossRule, Mark, Rules
-from .resets import next_reset
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
-
-# Exact decimal with room to spare: only an averaged entry price is ever inexact, and the
-# contract asks for at least 28 significant digits. Set per call, so an ambient context
-# changed elsewhere in the process can never change a verdict.
-CONTEXT = Context(
-    prec=40, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+from .days import Day, DayBook
+from .model import (
+    HUNDRED,
+    Account,
+    Adjustment,
+    End,
+    Event,
+    Fill,
+    Funding,
+    LossRule,
+    Mark,
+    Rules,
+    Scenario,
 )
-
-NEVER = datetime.max.replace(tzinfo=UTC)
-
-ACTIVE, PASSED, FAILED, EXPIRED = "active", "passed", "failed", "expired"
-
-
-def localcontext() -> Any:
-    return _localcontext(CONTEXT)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one `apply` or `advance_to` did, for a live caller that journals rule state.
-
-    `journal`: the event itself changed rule state (any fill, funding or adjustment; a
-    mark that moved an anchor a rule uses, or that decided the verdict).
-    `moments`: the day resets / expiry instants evaluated before the event (or up to the
-    time given to `advance_to`); a reset always changes the anchors.
-    `marks`: marks read since the last journaled step and not journaled, latest per symbol,
-    whenever this step must be journaled; they are the marks in force, which a replay of
-    the journal needs to value positions the same way.
-    `decided`: the verdict was reached during this step.
-    """
-
-    journal: bool = False
-    moments: tuple[datetime, ...] = ()
-    marks: tuple[Mark, ...] = ()
-    decided: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return self.journal or bool(self.moments)
-
-
-QUIET = Step()
-
-
-class Position:
-    __slots__ = ("qty", "entry")
-
-    def __init__(self, qty: Decimal, entry: Decimal) -> None:
-        self.qty = qty  # signed: > 0 long, < 0 short
-        self.entry = entry
-
-
-class Day:
-    """One trading day: from one reset (or the account's start) to the next."""
-
-    __slots__ = ("start", "start_balance", "start_equity", "adjustments", "traded", "pnl")
-
-    def __init__(
-        self,
-        start: datetime,
-        start_balance: Decimal,
-        start_equity: Decimal,
-        adjustments: Decimal = ZERO,
-        traded: bool = False,
-        pnl: Decimal | None = None,
-    ) -> None:
-        self.start = start
-        self.start_balance = start_balance
-        self.start_equity = start_equity
-        self.adjustments = adjustments  # payouts and deposits during the day: not P&L
-        self.traded = traded
-        self.pnl = pnl  # set when the day closes
+from .resets import next_reset
+from .state import (
+    ACTIVE,
+    EXPIRED,
+    FAILED,
+    NEVER,
+    ONE,
+    PASSED,
+    QUIET,
+    ZERO,
+    Position,
+    Step,
+    localcontext,
+)
 
 
 class Engine:
@@ -107,7 +56,6 @@ class Engine:
         self._marks: dict[str, Decimal] = {}
         # Anchor values; `initial` is self._initial and `day_start_max` is derived.
         self._dsb = self._dse = self._ipe = self._peb = self._pee = self._pb = self._pe = s
-        self._days: list[Day] = [Day(start, s, s)]
         self._t = start
         self._next_reset = next_reset(rules.day_reset, start)
         duration = rules.max_duration_days
@@ -116,10 +64,13 @@ class Engine:
         self.reason: str | None = None
         self.decided_at: datetime | None = None
         self.realised = self.fees = self.funding = self.adjustments = ZERO
-        self._pending: dict[str, Mark] = {}
+        # The one mark read since the last journaled step that a replay of the journal
+        # would need (see `Step.marks`), and one to hand over with the current step.
+        self._unjournaled: Mark | None = None
+        self._handover: Mark | None = None
         self._configure()
         with localcontext():
-            self._recount_closed()
+            self._book = DayBook([Day(start, s, s)], self._profitable_bar(s))
             self._refresh_amounts()
 
     def _configure(self) -> None:
@@ -185,25 +136,37 @@ class Engine:
         decided = self._evaluate(t)
         if decided and not journal:
             journal = True
-            if type(event) is Mark:
-                del self._pending[event.symbol]  # journaled as the step's own event
-        if not (journal or moments.moments):
-            return QUIET
-        marks = moments.marks + self._take_pending() if journal else moments.marks
+            if self._unjournaled is event:
+                self._unjournaled = None  # journaled as the step's own event
+        handover = self._handover
+        if handover is None:
+            if not (journal or moments.moments):
+                return QUIET
+            marks = moments.marks
+        else:
+            self._handover = None
+            marks = (*moments.marks, handover)
+        if journal:
+            marks += self.flush_marks()
         return Step(journal, moments.moments, marks, decided)
 
-    def _take_pending(self) -> tuple[Mark, ...]:
-        if not self._pending:
+    def flush_marks(self) -> tuple[Mark, ...]:
+        """The mark read but not yet handed over in a step, if any (then it is handed over).
+
+        For a caller about to checkpoint or export its journal: with it journaled, a replay
+        of the journal values positions as the engine does now.
+        """
+        mark = self._unjournaled
+        if mark is None:
             return ()
-        marks = tuple(sorted(self._pending.values(), key=lambda m: m.t))
-        self._pending.clear()
-        return marks
+        self._unjournaled = None
+        return (mark,)
 
     # --- moments ---------------------------------------------------------------------------
 
     def _moments_upto(self, t: datetime) -> Step:
         instants: list[datetime] = []
-        marks = self._take_pending()  # the marks in force at the first reset
+        marks = self.flush_marks()  # the mark in force at the first reset
         decided = False
         while self.status == ACTIVE:
             moment = self._next_moment
@@ -217,41 +180,18 @@ class Engine:
         return Step(False, tuple(instants), marks, decided)
 
     def _reset(self, t: datetime) -> None:
-        day = self._days[-1]
         balance, equity = self._balance, self._balance + self._upnl
-        day.pnl = balance - day.start_balance - day.adjustments
-        self._close(day)
-        self._days.append(Day(t, balance, equity))
+        self._book.begin(t, balance, equity)
         self._dsb, self._dse, self._ipe = balance, equity, equity
         self._peb = max(self._peb, balance)
         self._pee = max(self._pee, equity)
         self._refresh_floors()
 
-    def _close(self, day: Day) -> None:
-        pnl = day.pnl
-        assert pnl is not None
-        self._closed_best = pnl if self._closed_best is None else max(self._closed_best, pnl)
-        self._closed_sum += pnl
-        if pnl > 0:
-            self._closed_positive += pnl
-        if day.traded:
-            self._closed_traded += 1
-        if self._profitable_bar is not None and pnl >= self._profitable_bar:
-            self._closed_profitable += 1
-
-    def _recount_closed(self) -> None:
-        """Closed-day sums from scratch: at start, on restore, and when a resize moves the bar."""
-        self._closed_best: Decimal | None = None
-        self._closed_sum = self._closed_positive = ZERO
-        self._closed_traded = self._closed_profitable = 0
+    def _profitable_bar(self, initial: Decimal) -> Decimal | None:
         mtd = self.rules.min_trading_days
-        self._profitable_bar = (
-            self._initial * mtd.min_pct_of_initial / HUNDRED
-            if mtd is not None and mtd.min_pct_of_initial is not None
-            else None
-        )
-        for day in self._days[:-1]:
-            self._close(day)
+        if mtd is None or mtd.min_pct_of_initial is None:
+            return None
+        return initial * mtd.min_pct_of_initial / HUNDRED
 
     # --- events ----------------------------------------------------------------------------
 
@@ -260,13 +200,19 @@ class Engine:
         position = self._positions.get(symbol)
         old = self._marks.get(symbol)
         self._marks[symbol] = price
-        self._pending[symbol] = event
         if position is None or old == price:
-            return False
+            return False  # equity did not move: nothing a rule reads changed
+        loose = self._unjournaled
+        if loose is not None and loose.symbol != symbol:
+            # Replayed from a journal, two symbols' unjournaled marks would be applied one
+            # at a time, through a mix of prices this account never had (and could show a
+            # peak it never reached): the older one is handed over now.
+            self._handover = loose
+        self._unjournaled = event
         self._upnl += position.qty * (price - old)
         if self._raise_equity_peaks():
             self._refresh_floors()
-            del self._pending[symbol]  # journaled with this step
+            self._unjournaled = None  # journaled as the step's own event
             return True
         return False
 
@@ -294,10 +240,11 @@ class Engine:
             else:
                 del self._positions[symbol]
         self._marks[symbol] = price
-        self._pending.pop(symbol, None)
+        if self._unjournaled is not None and self._unjournaled.symbol == symbol:
+            self._unjournaled = None  # the fill sets this mark itself
         self.realised += realised
         self.fees += event.fee
-        self._days[-1].traded = True
+        self._book.today.traded = True
         self._move_balance(realised - event.fee)
         return True
 
@@ -309,7 +256,7 @@ class Engine:
     def _on_adjustment(self, event: Adjustment) -> bool:
         amount = event.amount
         self.adjustments += amount
-        self._days[-1].adjustments += amount
+        self._book.today.adjustments += amount
         if event.rebase != "none":
             # Every anchor but `initial` moves with the money, so a payout keeps each floor
             # at its distance from equity instead of breaching a trailing floor.
@@ -322,7 +269,7 @@ class Engine:
             self._pe += amount
         if event.rebase == "resize":
             self._initial += amount
-            self._recount_closed()
+            self._book.recount(self._profitable_bar(self._initial))
             self._refresh_amounts()
         self._move_balance(amount)
         self._refresh_floors()
@@ -370,7 +317,7 @@ class Engine:
             return self._initial
         if anchor == "day_start_max":
             return max(self._dsb, self._dse)
-        return getattr(self, _ANCHOR_ATTRS[anchor])
+        return getattr(self, ANCHOR_ATTRS[anchor])
 
     def _floor(self, rule: LossRule) -> Decimal:
         anchor = self.anchor_value(rule.anchor)
@@ -410,7 +357,7 @@ class Engine:
         if self._target is not None and self.profit_target_progress() < self._target:
             return False
         mtd = rules.min_trading_days
-        if mtd is not None and self.trading_days < mtd.count:
+        if mtd is not None and self._book.trading_days(self._balance) < mtd.count:
             return False
         return rules.consistency is None or self.consistent()
 
@@ -427,12 +374,10 @@ class Engine:
 
     def best_day_and_denominator(self) -> tuple[Decimal, Decimal]:
         """The best day's P&L and the consistency denominator, the current day included."""
-        today = self.day_pnl
-        best = today if self._closed_best is None else max(self._closed_best, today)
         rule = self.rules.consistency
-        if rule is not None and rule.of == "positive_days":
-            return best, self._closed_positive + max(today, ZERO)
-        return best, self._closed_sum + today
+        return self._book.best_and_denominator(
+            self._balance, "net_profit" if rule is None else rule.of
+        )
 
     # --- public: reading -------------------------------------------------------------------
 
@@ -475,19 +420,16 @@ class Engine:
 
     @property
     def day_pnl(self) -> Decimal:
-        day = self._days[-1]
-        return self._balance - day.start_balance - day.adjustments
+        return self._book.pnl_so_far(self._balance)
 
     @property
     def days(self) -> tuple[Day, ...]:
-        return tuple(self._days)
+        return tuple(self._book.days)
 
     @property
     def trading_days(self) -> int:
         """Days that qualify under min_trading_days (days with a fill when it is absent)."""
-        if self._profitable_bar is not None:
-            return self._closed_profitable + (self.day_pnl >= self._profitable_bar)
-        return self._closed_traded + self._days[-1].traded
+        return self._book.trading_days(self._balance)
 
     @property
     def positions(self) -> dict[str, tuple[Decimal, Decimal]]:
@@ -528,7 +470,7 @@ class Engine:
         return engine
 
 
-_ANCHOR_ATTRS = {
+ANCHOR_ATTRS = {
     "day_start_balance": "_dsb",
     "day_start_equity": "_dse",
     "intraday_peak_equity": "_ipe",
@@ -537,10 +479,10 @@ _ANCHOR_ATTRS = {
     "peak_balance": "_pb",
     "peak_equity": "_pe",
 }
-_ALL_ANCHORS = ("initial", "day_start_max", *_ANCHOR_ATTRS)
+_ALL_ANCHORS = ("initial", "day_start_max", *ANCHOR_ATTRS)
 
 
-def replay(scenario: Any) -> dict[str, Any]:
+def replay(scenario: Scenario) -> dict[str, Any]:
     """The contract's result for a whole scenario: every event applied in order."""
     with localcontext():
         engine = Engine(scenario.rules, scenario.account)

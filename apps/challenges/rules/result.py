@@ -7,7 +7,7 @@ because this package imports nothing outside the standard library).
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from .model import HUNDRED
@@ -20,7 +20,10 @@ _CENT = Decimal("0.01")
 
 
 def money(value: Decimal) -> str:
-    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    """Half away from zero to the cent, as a plain string, never `-0.00`."""
+    # quantize needs every digit to fit the context's precision, however large the figure.
+    digits = Context(prec=max(40, value.adjusted() + 4))
+    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP, context=digits)
     if rounded.is_zero():
         rounded = abs(rounded)
     return f"{rounded:f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -44,6 +44,7 @@ from .model import (
 )
 
 ZERO = Decimal(0)
+_MAX_DAYS = 999_999_999  # timedelta's limit
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _TIME = re.compile(
@@ -100,6 +101,11 @@ def scenario_from_json(doc: Any) -> Scenario:
         raise ScenarioError("name", "not a string")
     account = account_from_json(top.req("account"), "account")
     rules = rules_from_json(top.req("rules"), "rules")
+    if rules.max_duration_days is not None:
+        try:
+            account.start + timedelta(days=rules.max_duration_days)
+        except OverflowError:
+            raise ScenarioError("rules.max_duration_days", "too large") from None
     raw_events = top.req("events")
     if not isinstance(raw_events, list):
         raise ScenarioError("events", "not a list")
@@ -113,7 +119,7 @@ def scenario_from_json(doc: Any) -> Scenario:
         if event.t < previous:
             raise ScenarioError(f"{path}.t", f"earlier than events[{i - 1}].t (out of order)")
         if events and isinstance(events[-1], End):
-            raise ScenarioError(f"{path}", "after the end event (end must be the last event)")
+            raise ScenarioError(f"events[{i - 1}].type", "end must be the last event")
         previous = event.t
         events.append(event)
     return Scenario(account=account, rules=rules, events=tuple(events), name=name)
@@ -145,6 +151,8 @@ def rules_from_json(value: Any, path: str = "rules") -> Rules:
     duration = f.opt("max_duration_days")
     if duration is not None:
         duration = _integer(duration, f"{path}.max_duration_days", minimum=1)
+        if duration > _MAX_DAYS:
+            raise ScenarioError(f"{path}.max_duration_days", "too large")
     return Rules(
         day_reset=_day_reset(f.req("day_reset"), f"{path}.day_reset"),
         breach_when=_choice(f.req("breach_when"), f"{path}.breach_when", BREACH_WHEN),

@@ -36,9 +36,17 @@ from apps.trading.venues.paper.matching import (
     Liquidated,
     Modified,
     OrderSpec,
+    Quote,
     Rejected,
     Slippage,
 )
+
+
+def paper_frame(frame) -> Frame:
+    """The market's frame as the matching engine's."""
+    return Frame(
+        frame.t, {c: Quote(t.mark, t.oracle, t.mid, t.funding) for c, t in frame.prices.items()}
+    )
 
 
 def _s(value: Decimal) -> str:
@@ -77,15 +85,19 @@ class PaperVenue:
                 seen[event.order_id] = {"status": "open", "filled": "0", "reason": ""}
             elif isinstance(event, Rejected):
                 if event.order_id not in seen or seen[event.order_id]["status"] == "rejected":
-                    seen[event.order_id] = {"status": "rejected", "filled": "0",
-                                            "reason": event.reason}
+                    seen[event.order_id] = {
+                        "status": "rejected",
+                        "filled": "0",
+                        "reason": event.reason,
+                    }
             elif isinstance(event, Cancelled):
                 seen.setdefault(event.order_id, {"filled": "0"})
                 seen[event.order_id].update(status="cancelled", reason=event.reason or event.status)
             elif isinstance(event, Filled | FundingPaid | Liquidated):
                 seq += 1
-                PaperEvent.objects.create(book=row, seq=seq, kind=_KIND[type(event)],
-                                          data=_event_data(event), at=at)
+                PaperEvent.objects.create(
+                    book=row, seq=seq, kind=_KIND[type(event)], data=_event_data(event), at=at
+                )
                 if isinstance(event, Filled) and event.order_id is not None:
                     state = seen.setdefault(event.order_id, {"reason": ""})
                     state.update(status="filled", filled=_s(event.size))
@@ -99,18 +111,21 @@ class PaperVenue:
         seen = row.state.get("seen", {}).get(client_id)
         if seen is None:
             return OrderStatus(client_id, "unknown")
-        return OrderStatus(client_id, seen["status"], Decimal(seen.get("filled", "0")),
-                           seen.get("reason", ""))
+        return OrderStatus(
+            client_id, seen["status"], Decimal(seen.get("filled", "0")), seen.get("reason", "")
+        )
 
     # -- the protocol ---------------------------------------------------------------------
     @transaction.atomic
     def open_account(self, *, venue_account: str, balance: Decimal) -> None:
         if PaperBook.objects.filter(venue_account=venue_account).exists():
             return
-        book = Book.open(market_view.instruments(), balance, fees=market_view.fees(),
-                         slippage=self.slippage)
-        PaperBook.objects.create(venue_account=venue_account,
-                                 state={"book": dump_book(book), "seen": {}, "seq": 0})
+        book = Book.open(
+            market_view.instruments(), balance, fees=market_view.fees(), slippage=self.slippage
+        )
+        PaperBook.objects.create(
+            venue_account=venue_account, state={"book": dump_book(book), "seen": {}, "seq": 0}
+        )
 
     @transaction.atomic
     def place(self, venue_account: str, request: OrderRequest) -> OrderStatus:
@@ -125,10 +140,16 @@ class PaperVenue:
         if quote is None:
             raise VenueError("Oracle price is not available.", retryable=True)
         spec = OrderSpec(
-            order_id=request.client_id, client_order_id=request.client_id, coin=request.coin,
-            side=request.side, size=request.size, kind=request.kind,
-            limit_price=request.limit_price, trigger_price=request.trigger_price,
-            tif=request.tif, reduce_only=request.reduce_only,
+            order_id=request.client_id,
+            client_order_id=request.client_id,
+            coin=request.coin,
+            side=request.side,
+            size=request.size,
+            kind=request.kind,
+            limit_price=request.limit_price,
+            trigger_price=request.trigger_price,
+            tif=request.tif,
+            reduce_only=request.reduce_only,
         )
         now = clock.now()
         found = book.place(spec, quote, now)
@@ -149,8 +170,9 @@ class PaperVenue:
         return self._status(row, client_id)
 
     @transaction.atomic
-    def modify(self, venue_account: str, client_id: str, *, size=None, limit_price=None,
-               trigger_price=None) -> OrderStatus:
+    def modify(
+        self, venue_account: str, client_id: str, *, size=None, limit_price=None, trigger_price=None
+    ) -> OrderStatus:
         row = self._locked(venue_account)
         book = self._load(row)
         spec = book.orders.get(client_id)
@@ -158,8 +180,14 @@ class PaperVenue:
         if spec is None or quote is None:
             raise VenueError("Order was never placed, already canceled, or filled.")
         now = clock.now()
-        found = book.modify(client_id, quote=quote, now=now, size=size, limit_price=limit_price,
-                            trigger_price=trigger_price)
+        found = book.modify(
+            client_id,
+            quote=quote,
+            now=now,
+            size=size,
+            limit_price=limit_price,
+            trigger_price=trigger_price,
+        )
         if isinstance(found[0], Rejected):
             raise VenueError(found[0].reason)
         self._save(row, book, found, now)
@@ -195,11 +223,17 @@ class PaperVenue:
     def fills_since(self, venue_account: str, cursor: int) -> list[VenueFill]:
         return [
             VenueFill(
-                fill_id=f"paper-{e.book_id}-{e.data['fill_id']}", client_id=e.data["order_id"],
-                coin=e.data["coin"], side=e.data["side"], size=Decimal(e.data["size"]),
-                price=Decimal(e.data["price"]), fee=Decimal(e.data["fee"]),
-                liquidity=e.data["liquidity"], realized_pnl=Decimal(e.data["realized_pnl"]),
-                at=datetime.fromisoformat(e.data["t"]), cursor=e.seq,
+                fill_id=f"paper-{e.book_id}-{e.data['fill_id']}",
+                client_id=e.data["order_id"],
+                coin=e.data["coin"],
+                side=e.data["side"],
+                size=Decimal(e.data["size"]),
+                price=Decimal(e.data["price"]),
+                fee=Decimal(e.data["fee"]),
+                liquidity=e.data["liquidity"],
+                realized_pnl=Decimal(e.data["realized_pnl"]),
+                at=datetime.fromisoformat(e.data["t"]),
+                cursor=e.seq,
             )
             for e in self._events(venue_account, cursor, "fill")
         ]
@@ -208,8 +242,10 @@ class PaperVenue:
         return [
             FundingPayment(
                 funding_id=f"paper-{e.book_id}-{e.data['coin']}-{e.data['hour']}",
-                coin=e.data["coin"], amount=Decimal(e.data["amount"]),
-                rate=Decimal(e.data["rate"]), at=datetime.fromisoformat(e.data["hour"]),
+                coin=e.data["coin"],
+                amount=Decimal(e.data["amount"]),
+                rate=Decimal(e.data["rate"]),
+                at=datetime.fromisoformat(e.data["hour"]),
                 cursor=e.seq,
             )
             for e in self._events(venue_account, cursor, "funding")
@@ -249,15 +285,28 @@ _KIND = {Filled: "fill", FundingPaid: "funding", Liquidated: "liquidation"}
 def _event_data(event: Filled | FundingPaid | Liquidated) -> dict:
     if isinstance(event, Filled):
         return {
-            "fill_id": event.fill_id, "order_id": event.order_id, "coin": event.coin,
-            "side": event.side, "size": _s(event.size), "price": _s(event.price),
-            "fee": _s(event.fee), "liquidity": event.liquidity,
-            "realized_pnl": _s(event.realized_pnl), "t": event.t.isoformat(),
+            "fill_id": event.fill_id,
+            "order_id": event.order_id,
+            "coin": event.coin,
+            "side": event.side,
+            "size": _s(event.size),
+            "price": _s(event.price),
+            "fee": _s(event.fee),
+            "liquidity": event.liquidity,
+            "realized_pnl": _s(event.realized_pnl),
+            "t": event.t.isoformat(),
         }
     if isinstance(event, FundingPaid):
         return {
-            "coin": event.coin, "amount": _s(event.amount), "rate": _s(event.rate),
-            "oracle": _s(event.oracle), "size": _s(event.size), "hour": event.hour.isoformat(),
+            "coin": event.coin,
+            "amount": _s(event.amount),
+            "rate": _s(event.rate),
+            "oracle": _s(event.oracle),
+            "size": _s(event.size),
+            "hour": event.hour.isoformat(),
         }
-    return {"equity": _s(event.equity), "maintenance_margin": _s(event.maintenance_margin),
-            "t": event.t.isoformat()}
+    return {
+        "equity": _s(event.equity),
+        "maintenance_margin": _s(event.maintenance_margin),
+        "t": event.t.isoformat(),
+    }

@@ -1,0 +1,67 @@
+"""REST API authentication by API key (`Authorization: Bearer <key>`), scopes and rate limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from apps.accounts.models import ApiKey
+from apps.accounts.services import api_key_digest
+from apps.core import clock
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the key as 'Authorization: Bearer <key>', with nothing else."
+            )
+        raw = header[1].decode(errors="replace")
+        key = ApiKey.objects.select_related("user").filter(digest=api_key_digest(raw)).first()
+        if key is None:
+            raise exceptions.AuthenticationFailed("This API key is not valid.")
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key was revoked.")
+        now = clock.now()
+        if key.expires_at is not None and key.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        if not key.user.is_active:
+            raise exceptions.AuthenticationFailed("This account is disabled.")
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return key.user, key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class TradingScopeForWrites(permissions.BasePermission):
+    message = "This API key is read-only: create a trading key to place or change orders."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        key = request.auth
+        return not isinstance(key, ApiKey) or key.scope == ApiKey.Scope.TRADING
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per key (per user for a browser session), counted in Redis."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiKey):
+            ident = f"key-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

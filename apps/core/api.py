@@ -1,0 +1,39 @@
+"""The REST API's error shape: {"error": {"code", "message", "fields": {field: [messages]}}}."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            path = f"{prefix}.{name}" if prefix else str(name)
+            fields.update(_flatten(value, path))
+    elif isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            fields[prefix or "non_field_errors"] = [str(v) for v in detail]
+        else:
+            for i, value in enumerate(detail):
+                fields.update(_flatten(value, f"{prefix}[{i}]"))
+    else:
+        fields[prefix or "non_field_errors"] = [str(detail)]
+    return fields
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        first = next(iter(fields.items()))
+        body = {"code": "invalid", "message": f"{first[0]}: {first[1][0]}", "fields": fields}
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        body = {"code": str(code), "message": str(detail)}
+    response.data = {"error": body}
+    return response

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+
+from apps.trading import market_view
+from apps.trading.models import Fill, LedgerEntry, Order, Position, TradingAccount
+from apps.trading.positions import unrealized
+
+
+def accounts_of(user) -> QuerySet[TradingAccount]:
+    return TradingAccount.objects.filter(owner=user).order_by("-created_at")
+
+
+def ledger_sum(account: TradingAccount) -> Decimal:
+    return LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+
+
+def positions_open(account: TradingAccount) -> QuerySet[Position]:
+    return Position.objects.filter(account=account).exclude(size=0).order_by("coin")
+
+
+def orders_of(account: TradingAccount, *, live_only: bool = False) -> QuerySet[Order]:
+    orders = Order.objects.filter(account=account)
+    if live_only:
+        orders = orders.filter(status__in=[Order.Status.PENDING, Order.Status.OPEN])
+    return orders.order_by("-created_at")
+
+
+def fills_of(account: TradingAccount) -> QuerySet[Fill]:
+    return Fill.objects.filter(account=account).select_related("order").order_by("-at", "-id")
+
+
+def account_valuation(account: TradingAccount) -> dict:
+    """Balance, unrealised P&L on the latest marks, equity, and each open position."""
+    quotes = market_view.quotes()
+    rows = []
+    total = Decimal(0)
+    for position in positions_open(account):
+        mark = quotes[position.coin].mark if position.coin in quotes else position.entry_price
+        pnl = unrealized(position.size, position.entry_price, mark)
+        total += pnl
+        rows.append(
+            {
+                "coin": position.coin,
+                "size": position.size,
+                "entry_price": position.entry_price,
+                "mark": mark,
+                "unrealized_pnl": pnl,
+                "notional": abs(position.size) * mark,
+            }
+        )
+    return {
+        "balance": account.balance,
+        "unrealized_pnl": total,
+        "equity": account.balance + total,
+        "positions": rows,
+    }

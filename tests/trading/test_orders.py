@@ -1,0 +1,155 @@
+from decimal import Decimal
+
+import pytest
+
+from apps.trading.models import Fill, LedgerEntry, Order, OutboxMessage, PaperBook, PaperEvent
+from apps.trading.outbox import account_sync, outbox_dispatch
+from apps.trading.registry import OrderIntent
+from apps.trading.selectors import account_valuation, ledger_sum
+from apps.trading.services import (
+    IdempotencyConflict,
+    OrderRefused,
+    TradingError,
+    account_open,
+    order_cancel,
+    order_modify,
+    order_submit,
+)
+from apps.trading.venues.paper.venue import paper_frame
+from apps.trading.venues.registry import venue_named
+from tests.factories import UserFactory
+from tests.trading.market import load_instruments, set_prices
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(django_capture_on_commit_callbacks):
+    load_instruments()
+    set_prices(BTC="60000", ETH="3000")
+    with django_capture_on_commit_callbacks(execute=True):
+        account = account_open(owner=UserFactory(), starting_balance=Decimal("100000"), key="acc")
+    return account
+
+
+def submit(account, key="k1", **fields):
+    intent = OrderIntent(
+        **{"coin": "BTC", "side": "buy", "kind": "market", "size": Decimal("0.1"), **fields}
+    )
+    return order_submit(account=account, intent=intent, origin="trader_api", idempotency_key=key)
+
+
+def test_a_market_order_goes_through_the_outbox_and_its_fill_is_booked(account):
+    order = submit(account)
+    assert order.status == "pending"
+    assert OutboxMessage.objects.get(order=order).status == "pending"
+    assert outbox_dispatch() == 1
+    order.refresh_from_db()
+    assert order.status == "filled" and order.filled_size == Decimal("0.1")
+    fill = Fill.objects.get(order=order)
+    # Bought at the mid moved 1 bp against us, on BTC's tick grid; taker fee 0.045%.
+    assert fill.price == Decimal("60006")
+    assert fill.fee == Decimal("2.700270")
+    account.refresh_from_db()
+    assert account.balance == Decimal("100000") - Decimal("2.700270") == ledger_sum(account)
+    valuation = account_valuation(account)
+    assert valuation["positions"][0]["size"] == Decimal("0.1")
+    assert valuation["unrealized_pnl"] == Decimal("0.1") * (Decimal("60000") - Decimal("60006"))
+
+
+def test_closing_a_position_realises_pnl_into_the_ledger(account):
+    submit(account, key="open")
+    outbox_dispatch()
+    set_prices(BTC="61000", ETH="3000")
+    submit(account, key="close", side="sell", reduce_only=True)
+    outbox_dispatch()
+    pnl = LedgerEntry.objects.get(account=account, kind="realized_pnl").amount
+    sell = Fill.objects.get(account=account, side="sell")
+    assert pnl == (sell.price - Decimal("60006")) * Decimal("0.1")
+    account.refresh_from_db()
+    assert account.balance == ledger_sum(account)
+    assert account_valuation(account)["positions"] == []
+
+
+def test_a_resting_limit_fills_when_the_price_crosses_it(account):
+    order = submit(account, kind="limit", limit_price=Decimal("59000"))
+    outbox_dispatch()
+    order.refresh_from_db()
+    assert order.status == "open" and not Fill.objects.exists()
+    frame = set_prices(BTC="58900", ETH="3000")
+    venue_named("paper").on_frame(paper_frame(frame))
+    assert account_sync(account=account) == 1
+    order.refresh_from_db()
+    fill = Fill.objects.get(order=order)
+    assert (order.status, fill.price, fill.liquidity) == ("filled", Decimal("59000"), "maker")
+    assert fill.fee == Decimal("0.885000")  # maker 0.015% of 5,900
+
+
+def test_cancel_and_modify_reach_the_venue(account):
+    order = submit(account, kind="limit", limit_price=Decimal("59000"))
+    outbox_dispatch()
+    order_modify(order=order, origin="trader_api", limit_price=Decimal("58000"))
+    outbox_dispatch()
+    order.refresh_from_db()
+    assert order.limit_price == Decimal("58000")
+    book = PaperBook.objects.get()
+    assert book.state["book"]["orders"][0]["limit_price"] == "58000"
+    order_cancel(order=order, origin="trader_api")
+    outbox_dispatch()
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert PaperBook.objects.get().state["book"]["orders"] == []
+
+
+def test_a_repeated_idempotency_key_returns_the_first_order(account):
+    first = submit(account, key="same")
+    second = submit(account, key="same")
+    assert first.pk == second.pk and Order.objects.count() == 1
+
+
+def test_the_same_key_with_a_different_body_is_refused(account):
+    submit(account, key="same")
+    with pytest.raises(IdempotencyConflict):
+        submit(account, key="same", size=Decimal("0.2"))
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "message"),
+    [
+        ({"coin": "DOGE"}, "unknown_instrument", "Unknown instrument 'DOGE'"),
+        ({"size": Decimal("0.000001")}, "invalid_size", "off the lot grid"),
+        ({"size": Decimal("0")}, "invalid_size", "positive"),
+        ({"size": Decimal("-1")}, "invalid_size", "positive"),
+        ({"size": Decimal("0.0001")}, "below_minimum_value", r"minimum value of \$10"),
+        ({"kind": "limit", "limit_price": Decimal("60000.5")}, "invalid_price", "tick grid"),
+        ({"kind": "limit"}, "invalid_limit_price", "needs a positive limit price"),
+        ({"kind": "market", "tif": "alo"}, "invalid_tif", "post-only"),
+    ],
+)
+def test_bad_orders_are_refused_and_nothing_is_written_or_sent(account, fields, code, message):
+    before = PaperBook.objects.get().version
+    with pytest.raises(OrderRefused, match=message) as refused:
+        submit(account, **fields)
+    assert refused.value.code == code
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()
+    assert PaperBook.objects.get().version == before
+
+
+def test_a_filled_order_cannot_be_modified_or_cancelled(account):
+    order = submit(account)
+    outbox_dispatch()
+    order.refresh_from_db()
+    with pytest.raises(TradingError, match="only an open order can be modified"):
+        order_modify(order=order, origin="trader_api", size=Decimal("0.2"))
+    with pytest.raises(TradingError, match="only an open order can be cancelled"):
+        order_cancel(order=order, origin="trader_api")
+
+
+def test_a_venue_rejection_is_kept_with_the_venues_words(account):
+    order = submit(account, kind="limit", tif="alo", limit_price=Decimal("61000"))
+    outbox_dispatch()
+    order.refresh_from_db()
+    assert order.status == "rejected"
+    assert order.reject_reason.startswith("Post only order would have immediately matched")
+    assert not PaperEvent.objects.exists()
