@@ -171,10 +171,18 @@ def _filter_account(request, queryset_for):
     return queryset_for(list(accounts_of(request.user)))
 
 
+API_FIELDS = {"limit_price": "price", "kind": "type"}
+
+
+def _plain(value):
+    """59000.5000000000 (DRF's quantized form) → 59000.5, never an exponent."""
+    return None if value is None else type(value)(f"{value.normalize():f}")
+
+
 def _error(exc: TradingError) -> tuple[int, dict]:
     body = {"error": {"code": exc.code, "message": exc.message}}
     if exc.field:
-        body["error"]["fields"] = {exc.field: [exc.message]}
+        body["error"]["fields"] = {API_FIELDS.get(exc.field, exc.field): [exc.message]}
     return (
         status.HTTP_422_UNPROCESSABLE_ENTITY
         if exc.code == "idempotency_key_reused"
@@ -209,12 +217,13 @@ def _origin(request) -> str:
 class AccountsView(APIView):
     @extend_schema(responses=AccountOut(many=True))
     def get(self, request):
+        fields = ("id", "label", "venue", "currency", "state", "status", "balance")
         rows = []
         for account in accounts_of(request.user):
             valuation = account_valuation(account)
             rows.append(
                 {
-                    **AccountOut(account).data,
+                    **{name: getattr(account, name) for name in fields},
                     "equity": valuation["equity"],
                     "unrealized_pnl": valuation["unrealized_pnl"],
                 }
@@ -264,9 +273,9 @@ class OrdersView(APIView):
                 coin=data["coin"],
                 side=data["side"],
                 kind=data["type"],
-                size=data["size"],
-                limit_price=data.get("price"),
-                trigger_price=data.get("trigger_price"),
+                size=_plain(data["size"]),
+                limit_price=_plain(data.get("price")),
+                trigger_price=_plain(data.get("trigger_price")),
                 tif=data["tif"],
                 reduce_only=data["reduce_only"],
                 client_order_id=data["client_order_id"],
@@ -320,9 +329,9 @@ class OrderView(APIView):
                     order=order,
                     origin=_origin(request),
                     actor=request.user,
-                    size=data.get("size"),
-                    limit_price=data.get("price"),
-                    trigger_price=data.get("trigger_price"),
+                    size=_plain(data.get("size")),
+                    limit_price=_plain(data.get("price")),
+                    trigger_price=_plain(data.get("trigger_price")),
                 )
             except TradingError as exc:
                 return _error(exc)

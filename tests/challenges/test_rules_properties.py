@@ -32,7 +32,7 @@ from apps.challenges.rules import (
 from apps.challenges.rules.model import ANCHORS, MAX_LOSS_ANCHORS
 from tests.challenges.test_rules_support import _fresh_redis  # noqa: F401
 
-PROPERTY = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Early March: New York's clocks jump on the 8th, so resets cross a gap.
 START = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
 BALANCE = Decimal(10000)

@@ -50,12 +50,14 @@ class HyperliquidSource:
         backoff_cap: float = 30.0,
         ping_every: float = 50.0,
         stale_after: float = 30.0,
+        warmup: float = 5.0,
     ) -> None:
         if not coins:
             raise ValueError("the hyperliquid source needs at least one coin")
         self.url, self.coins = url, list(dict.fromkeys(coins))
         self.backoff_initial, self.backoff_cap = backoff_initial, backoff_cap
-        self.ping_every, self.stale_after = ping_every, stale_after
+        self.ping_every, self.stale_after, self.warmup = ping_every, stale_after, warmup
+        self._connected_at = 0.0
         self.connections = 0  # successful connections so far (1 + reconnects)
         self.drops = 0
         self._lock = threading.Lock()
@@ -89,16 +91,23 @@ class HyperliquidSource:
 
     def next_prices(self) -> dict[str, Tick] | None:
         """The latest complete prices of every coin heard from recently; None while
-        disconnected or before the first mark, oracle and funding have arrived."""
+        disconnected or before the first mark, oracle and funding have arrived.
+
+        Right after connecting it waits (up to `warmup` seconds) for every coin, so the first
+        frames price them all; past that, a coin the venue does not price is left out of the
+        frames rather than holding every other coin back (readers keep its last price)."""
         with self._lock:
             if not self._connected:
                 return None
-            fresh = time.monotonic() - self.stale_after
+            now = time.monotonic()
             ticks = {
                 coin: Tick(p["mark"], p["oracle"], p.get("mid", p["mark"]), p["funding"])
                 for coin, p in self._prices.items()
-                if {"mark", "oracle", "funding"} <= p.keys() and self._updated[coin] >= fresh
+                if {"mark", "oracle", "funding"} <= p.keys()
+                and self._updated[coin] >= now - self.stale_after
             }
+            if len(ticks) < len(self.coins) and now - self._connected_at < self.warmup:
+                return None
         return ticks or None
 
     # --- the websocket thread --------------------------------------------------------------
@@ -117,6 +126,7 @@ class HyperliquidSource:
                     await self._subscribe(ws)
                     with self._lock:
                         self._connected = True
+                        self._connected_at = time.monotonic()
                     self.connections += 1
                     delay = self.backoff_initial
                     log.info("hyperliquid websocket connected to %s", self.url)
