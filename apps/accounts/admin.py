@@ -8,10 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from apps.accounts.forms import BrandAdminForm
-from apps.accounts.models import Brand, KycStatus, TraderProfile, User
+from apps.accounts.models import ApiKey, Brand, KycStatus, TraderProfile, User
 from apps.accounts.services import (
     BRAND_FIELDS,
     AccountsError,
+    api_key_revoke,
     brand_update,
     kyc_approve,
     kyc_reject,
@@ -156,3 +157,31 @@ class BrandAdmin(admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return redirect("admin:accounts_brand_changelist")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "scope", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["user__email", "prefix", "name"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key=key, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)

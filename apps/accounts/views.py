@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 from apps.accounts.forms import ProfileForm
 from apps.accounts.models import TraderProfile
 from apps.accounts.selectors import brand_logo, user_has_totp
-from apps.accounts.services import AccountsError, profile_update
+from apps.accounts.models import ApiKey
+from apps.accounts.services import AccountsError, api_key_create, api_key_revoke, profile_update
 
 
 @require_GET
@@ -54,3 +55,34 @@ def logo(request):
     response["Cache-Control"] = "public, max-age=300"
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
+
+
+@login_required
+def api_keys(request):
+    """A trader's API keys: create (the key is shown once), list, revoke."""
+    created = None
+    if request.method == "POST" and request.POST.get("action") == "create":
+        try:
+            key, raw = api_key_create(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                scope=request.POST.get("scope", ApiKey.Scope.TRADING),
+            )
+        except AccountsError as exc:
+            messages.error(request, str(exc))
+        else:
+            created = {"key": key, "raw": raw}
+    elif request.method == "POST" and request.POST.get("action") == "revoke":
+        key = ApiKey.objects.filter(user=request.user, pk=request.POST.get("key")).first()
+        if key is None:
+            messages.error(request, "No such key.")
+        else:
+            api_key_revoke(key=key, actor=request.user)
+            messages.success(request, f"Revoked {key.name} ({key.prefix}…).")
+        return redirect("api_keys")
+    keys = ApiKey.objects.filter(user=request.user)
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {"keys": keys, "created": created, "scopes": ApiKey.Scope.choices},
+    )

@@ -105,3 +105,28 @@ def test_reject_in_the_admin_asks_for_a_reason(admin_client_mfa):
     client.post(url, {"reason": "Document expired"})
     profile.refresh_from_db()
     assert profile.kyc_status == KycStatus.REJECTED and profile.kyc_reason == "Document expired"
+
+
+def test_a_trader_creates_sees_once_and_revokes_an_api_key(client):
+    from apps.accounts.models import ApiKey
+
+    trader = UserFactory()
+    client.force_login(trader)
+    page = client.post("/profile/api-keys/", {"action": "create", "name": "bot", "scope": "trading"})
+    html = page.content.decode()
+    key = ApiKey.objects.get(user=trader)
+    assert "never shown again" in html and f"{key.prefix}" in html
+    listing = client.get("/profile/api-keys/").content.decode()
+    assert "never shown again" not in listing and "bot" in listing
+    client.post("/profile/api-keys/", {"action": "revoke", "key": key.pk})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_a_key_without_a_name_is_refused(client):
+    from apps.accounts.models import ApiKey
+
+    client.force_login(UserFactory())
+    response = client.post("/profile/api-keys/", {"action": "create", "name": " "}, follow=True)
+    assert "Give the key a name" in response.content.decode()
+    assert not ApiKey.objects.exists()

@@ -111,9 +111,7 @@ INVALID = [
         "at most 100%",
         id="daily-loss-percent-above-100",
     ),
-    pytest.param(
-        {"profit_target_value": Decimal("120")}, "profit_target_value", "at most 100%"
-    ),
+    pytest.param({"profit_target_value": Decimal("120")}, "profit_target_value", "at most 100%"),
     pytest.param({"max_margin_use_pct": Decimal("120")}, "max_margin_use_pct", "at most 100%"),
     pytest.param({"price_band_pct": Decimal("0")}, "price_band_pct", "more than 0%"),
     pytest.param(
@@ -183,9 +181,7 @@ INVALID = [
         "daily_loss_kind",
         "choose “% of the starting balance”",
     ),
-    pytest.param(
-        {"allowed_instruments": ["BTC", "BTC-PERP"]}, "allowed_instruments", "“BTC-PERP”"
-    ),
+    pytest.param({"allowed_instruments": ["BTC", "BTC-PERP"]}, "allowed_instruments", "“BTC-PERP”"),
     pytest.param({"allowed_instruments": ["ETH", "eth"]}, "allowed_instruments", "twice"),
     pytest.param(
         {"max_order_notional": Decimal("60000")},
@@ -409,7 +405,10 @@ def test_the_database_refuses_deleting_a_published_or_retired_rule_set():
 def test_the_database_lets_a_published_rule_set_be_retired_and_nothing_else():
     ruleset = published(**ruleset_fields())
     assert RuleSet.objects.filter(pk=ruleset.pk).update(status="retired") == 1
-    with pytest.raises(DatabaseError, match="is retired: it cannot be edited"), transaction.atomic():
+    with (
+        pytest.raises(DatabaseError, match="is retired: it cannot be edited"),
+        transaction.atomic(),
+    ):
         RuleSet.objects.filter(pk=ruleset.pk).update(status="published")
 
 

@@ -4,6 +4,7 @@ test can cut, and a fake Hyperliquid websocket server replaying recorded message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import select
 import socket
@@ -104,10 +105,8 @@ class CuttableProxy:
             pairs, self._pairs = self._pairs, []
         for a, b in pairs:
             for sock in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def restore(self) -> None:
         self.down.clear()

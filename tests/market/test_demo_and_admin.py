@@ -46,7 +46,9 @@ def test_without_shared_the_demo_falls_back_to_btc_eth_sol_and_says_so(monkeypat
     monkeypatch.setattr(recorded, "fixtures_dir", lambda: tmp_path / "absent")
     lines = seed()
     assert "using the built-in list" in lines[0]
-    coins = {i.coin: (i.sz_decimals, i.max_leverage, i.reference_price) for i in Instrument.objects.all()}
+    coins = {
+        i.coin: (i.sz_decimals, i.max_leverage, i.reference_price) for i in Instrument.objects.all()
+    }
     assert coins == {
         "BTC": (5, 40, D("80868.5")),
         "ETH": (4, 25, D("2296.45")),

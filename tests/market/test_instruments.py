@@ -35,7 +35,11 @@ def test_the_recorded_meta_loads_every_perpetual_with_its_parameters():
 def test_the_newer_sample_meta_with_nulls_updates_leverage_caps():
     instruments_load(payload=cassette_answer("test_get_info.yaml", "meta"), source="2023")
     result = instruments_load(payload=sample("http_meta_perp_sample.json"), source="sample")
-    assert result.updated == {"BTC": ["max_leverage"], "ETH": ["max_leverage"], "ATOM": ["max_leverage"]}
+    assert result.updated == {
+        "BTC": ["max_leverage"],
+        "ETH": ["max_leverage"],
+        "ATOM": ["max_leverage"],
+    }
     assert Instrument.objects.get(coin="BTC").max_leverage == 40
     assert Instrument.objects.get(coin="ATOM").max_leverage == 5
 
@@ -135,7 +139,10 @@ def _with(change):
         (lambda: "not json at all", "expected a meta object or a \\[meta, ctxs\\] list"),
         (lambda: {"universes": []}, "meta.universe is missing"),
         (lambda: {"universe": []}, "meta.universe is empty"),
-        (_with(lambda p: p["universe"][1].pop("szDecimals")), r"universe\[1\].szDecimals is missing"),
+        (
+            _with(lambda p: p["universe"][1].pop("szDecimals")),
+            r"universe\[1\].szDecimals is missing",
+        ),
         (_with(lambda p: p["universe"][0].update(maxLeverage="40")), "maxLeverage is '40'"),
         (_with(lambda p: p["universe"][0].update(maxLeverage=0)), "outside 1..1000"),
         (_with(lambda p: p["universe"][2].update(name="")), r"universe\[2\].name is missing"),

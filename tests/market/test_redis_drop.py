@@ -59,9 +59,7 @@ def run_with_a_cut(proxy: CuttableProxy, source) -> FeedLoop:
     return loop
 
 
-def test_after_redis_drops_synthetic_frames_resume_with_contiguous_numbers_and_path(
-    proxy, caplog
-):
+def test_after_redis_drops_synthetic_frames_resume_with_contiguous_numbers_and_path(proxy, caplog):
     caplog.set_level(logging.WARNING, logger="apps.market.feed")
     loop = run_with_a_cut(proxy, SyntheticSource(SPECS, seed=5, interval=0.01))
     assert loop.redis_drops >= 3

@@ -28,7 +28,9 @@ def marks(steps, coin):
 def test_replay_walks_each_candle_open_extremes_close():
     steps = read_steps(LINES)
     # Rising candle: open, low, high, close; falling: open, high, low, close.
-    assert marks(steps, "BTC") == [D(x) for x in ("100", "95", "110", "105", "105", "108", "90", "92")]
+    assert marks(steps, "BTC") == [
+        D(x) for x in ("100", "95", "110", "105", "105", "108", "90", "92")
+    ]
     assert steps[0]["BTC"].funding == D("0.0000125")  # the baseline where the file has none
     assert steps[-1]["BTC"].funding == D("-0.00001")
 
