@@ -8,9 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from apps.accounts.forms import ProfileForm
-from apps.accounts.models import TraderProfile
+from apps.accounts.models import ApiKey, TraderProfile
 from apps.accounts.selectors import brand_logo, user_has_totp
-from apps.accounts.models import ApiKey
 from apps.accounts.services import AccountsError, api_key_create, api_key_revoke, profile_update
 
 

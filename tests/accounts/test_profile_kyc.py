@@ -112,7 +112,9 @@ def test_a_trader_creates_sees_once_and_revokes_an_api_key(client):
 
     trader = UserFactory()
     client.force_login(trader)
-    page = client.post("/profile/api-keys/", {"action": "create", "name": "bot", "scope": "trading"})
+    page = client.post(
+        "/profile/api-keys/", {"action": "create", "name": "bot", "scope": "trading"}
+    )
     html = page.content.decode()
     key = ApiKey.objects.get(user=trader)
     assert "never shown again" in html and f"{key.prefix}" in html
