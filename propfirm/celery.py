@@ -14,6 +14,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # A backstop: orders are sent on commit; this picks up any whose send was lost and any
+    # whose outcome is unknown once its lease runs out.
+    "trading-outbox-sweep": {
+        "task": "apps.trading.tasks.outbox_dispatch",
+        "schedule": 5.0,
+    },
     "audit-verify-chains-nightly": {
         "task": "apps.core.tasks.audit_verify_chains",
         "schedule": crontab(hour=2, minute=15),

@@ -155,8 +155,17 @@ DATABASE_URL = env_url(
     schemes=("postgres", "postgresql"),
 )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pool (psycopg's): opening a connection costs more than most requests' queries,
+# and under ASGI each request runs in its own thread, so per-thread persistent connections
+# (CONN_MAX_AGE) would pile up. DB_POOL_SIZE=0 turns the pool off.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DB_POOL_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))

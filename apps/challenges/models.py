@@ -946,6 +946,8 @@ class Plan(Versioned):
         discount = _decimal(self.retry_discount_pct)
         if discount is not None and not ZERO <= discount <= HUNDRED:
             errors.add("retry_discount_pct", "The retry discount must be between 0% and 100%.")
+        if self.scaling_plan is None:  # an emptied field in a form: no scaling
+            self.scaling_plan = []
         for problem in scaling_problems(self.scaling_plan, split):
             errors.add("scaling_plan", problem)
         cap = _decimal(self.scaling_max_balance)

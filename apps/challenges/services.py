@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Max
 
 from apps.challenges.models import (
@@ -105,8 +105,32 @@ def _must_be_draft(obj: RuleSet | Plan, what: str) -> None:
         )
 
 
+def _lock_family(model: type[RuleSet] | type[Plan], code: str) -> None:
+    """Serialise writes that number a family's versions (create, new draft).
+
+    Queries made after the lock see whatever a transaction that held it committed, so two
+    requests never take the same version number (the second is told a draft exists).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{model._meta.label_lower}:{code}"],
+        )
+
+
+def _check_rename(model: type[RuleSet] | type[Plan], obj: RuleSet | Plan, code: str) -> None:
+    if obj.version > 1:
+        raise ChallengesError(
+            f"The code names the family of {obj.label}; only version 1 may be renamed."
+        )
+    _lock_family(model, code)
+    if model.objects.filter(code=code).exists():
+        raise ChallengesError(f"The code “{code}” belongs to another family: choose another.")
+
+
 def _next_version(model: type[RuleSet] | type[Plan], code: str, what: str) -> int:
-    rows = model.objects.select_for_update().filter(code=code)
+    _lock_family(model, code)
+    rows = model.objects.filter(code=code)
     draft = rows.filter(status=Status.DRAFT).values_list("version", flat=True).first()
     if draft is not None:
         raise ChallengesError(f"{what} {code} already has a draft (v{draft}): edit that one.")
@@ -122,6 +146,7 @@ def ruleset_create(*, actor: Any, **fields: Any) -> RuleSet:
     _require(actor, "challenges.add_ruleset")
     _check_fields(fields, RULESET_FIELDS, "rule set")
     code = fields.get("code", "")
+    _lock_family(RuleSet, code)
     if RuleSet.objects.filter(code=code).exists():
         raise ChallengesError(
             f"The rule set family “{code}” already exists: make a new draft from one of its "
@@ -146,10 +171,8 @@ def ruleset_update(*, ruleset: RuleSet, actor: Any, **fields: Any) -> RuleSet:
     _check_fields(fields, RULESET_FIELDS, "rule set")
     ruleset = _locked(ruleset)
     _must_be_draft(ruleset, "Rule set")
-    if "code" in fields and fields["code"] != ruleset.code and ruleset.version > 1:
-        raise ChallengesError(
-            f"The code names the family of {ruleset.label}; only version 1 may be renamed."
-        )
+    if "code" in fields and fields["code"] != ruleset.code:
+        _check_rename(RuleSet, ruleset, fields["code"])
     before = _snapshot(ruleset, RULESET_FIELDS)
     for name, value in fields.items():
         setattr(ruleset, name, value)
@@ -308,6 +331,7 @@ def plan_create(*, actor: Any, phases: Sequence[RuleSet] = (), **fields: Any) ->
     _require(actor, "challenges.add_plan")
     _check_fields(fields, PLAN_FIELDS, "plan")
     code = fields.get("code", "")
+    _lock_family(Plan, code)
     if Plan.objects.filter(code=code).exists():
         raise ChallengesError(
             f"The plan family “{code}” already exists: make a new draft from one of its "
@@ -335,10 +359,8 @@ def plan_update(*, plan: Plan, actor: Any, **fields: Any) -> Plan:
     _check_fields(fields, PLAN_FIELDS, "plan")
     plan = _locked(plan)
     _must_be_draft(plan, "Plan")
-    if "code" in fields and fields["code"] != plan.code and plan.version > 1:
-        raise ChallengesError(
-            f"The code names the family of {plan.label}; only version 1 may be renamed."
-        )
+    if "code" in fields and fields["code"] != plan.code:
+        _check_rename(Plan, plan, fields["code"])
     before = _snapshot(plan, PLAN_FIELDS)
     for name, value in fields.items():
         setattr(plan, name, value)

@@ -18,7 +18,7 @@ def subject_key(subject: Subject) -> tuple[str, str]:
     return kind, str(ident)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # always part of its caller's transaction
 def audit_record(
     *,
     action: str,

@@ -16,7 +16,7 @@ so every field past name, szDecimals and maxLeverage is optional.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 CTX_FIELDS = {
@@ -85,7 +85,7 @@ def parse_meta(payload: object) -> list[InstrumentSpec]:
         seen.add(spec.coin)
         if ctxs is not None:
             prices = _ctx(ctxs[index], f"metaAndAssetCtxs[1][{index}] ({spec.coin})")
-            spec = InstrumentSpec(**{**spec.__dict__, "prices": prices})
+            spec = replace(spec, prices=prices)
         specs.append(spec)
     return specs
 

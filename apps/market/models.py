@@ -116,6 +116,12 @@ class FeeSchedule(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (taker {_percent(self.taker_rate)}, maker {_percent(self.maker_rate)})"
 
+    def validate_constraints(self, exclude=None):
+        # Making a schedule the default unsets the previous one in the same transaction
+        # (services.fee_schedule_save), so a form must not refuse a second default up front;
+        # the database constraint still guarantees at most one.
+        super().validate_constraints(exclude={*(exclude or ()), "is_default"})
+
 
 def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f} %"

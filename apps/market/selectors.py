@@ -82,7 +82,7 @@ def frames_read(
     for _stream, entries in answer or []:
         for entry_id, fields in entries:
             ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            frames.append((ident, Frame.from_json(fields[b"frame"])))
+            frames.append((ident, Frame.from_json(fields.get(b"frame") or fields["frame"])))
     return frames
 
 

@@ -55,6 +55,12 @@ def instruments_load(
     Raises MetaError (a ValueError) before writing anything when the payload is malformed.
     """
     specs = parse_meta(payload)
+    # Serialise loads (the same lock audit_record takes for this subject), so two loads that
+    # both see a coin missing cannot both insert it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [":".join(UNIVERSE_SUBJECT)]
+        )
     now = clock.now()
     existing = {
         i.coin: i

@@ -53,37 +53,27 @@ class PositionOut(serializers.Serializer):
     realized_pnl = serializers.DecimalField(**D)
 
 
-class OrderOut(serializers.ModelSerializer):
+class OrderOut(serializers.Serializer):
+    # A plain Serializer: a ModelSerializer rebuilds its fields on every call, which costs
+    # more than the order's own database work on the hot path.
+    id = serializers.UUIDField()
+    account = serializers.IntegerField(source="account_id")
+    client_order_id = serializers.CharField()
+    coin = serializers.CharField()
+    side = serializers.CharField()
     type = serializers.CharField(source="kind")
+    tif = serializers.CharField()
+    size = serializers.DecimalField(**D)
     price = serializers.DecimalField(source="limit_price", allow_null=True, **D)
     trigger_price = serializers.DecimalField(allow_null=True, **D)
-    size = serializers.DecimalField(**D)
+    reduce_only = serializers.BooleanField()
+    status = serializers.CharField()
     filled_size = serializers.DecimalField(**D)
     average_price = serializers.DecimalField(allow_null=True, **D)
-    account = serializers.IntegerField(source="account_id")
-
-    class Meta:
-        model = Order
-        fields = [
-            "id",
-            "account",
-            "client_order_id",
-            "coin",
-            "side",
-            "type",
-            "tif",
-            "size",
-            "price",
-            "trigger_price",
-            "reduce_only",
-            "status",
-            "filled_size",
-            "average_price",
-            "reject_reason",
-            "origin",
-            "created_at",
-            "updated_at",
-        ]
+    reject_reason = serializers.CharField()
+    origin = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class OrderIn(serializers.Serializer):

@@ -115,7 +115,7 @@ def venue_account_of(account: TradingAccount) -> str:
     return account.venue_ref or f"{account.venue}-{account.pk}"
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ledger_post(
     *,
     account: TradingAccount,
@@ -241,7 +241,7 @@ def order_submit(
         return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def _order_write(
     account: TradingAccount,
     intent: OrderIntent,

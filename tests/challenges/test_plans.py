@@ -508,3 +508,19 @@ def test_a_rule_set_used_by_a_plan_cannot_be_deleted_while_a_draft(rulesets):
     PlanPhase.objects.filter(plan=plan, number=1).update(ruleset=v3)
     with pytest.raises(ChallengesError, match="is used by plan\\(s\\) two-step-10k v1"):
         ruleset_delete_draft(ruleset=v3, actor=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_new_drafts_of_a_plan_make_one():
+    from tests.challenges.test_rulesets import race
+
+    rulesets = {
+        "phase1": published(**ruleset_fields(code="p1")),
+        "phase2": published(**ruleset_fields(code="p2")),
+        "funded": published(**funded_fields(code="funded")),
+    }
+    source = plan_publish(plan=make_plan(rulesets), actor=None)
+    outcomes = race(lambda: plan_new_draft(source=source, actor=None), n=4)
+    assert sum(isinstance(o, Plan) for o in outcomes) == 1, outcomes
+    assert sum("already has a draft (v2)" in str(o) for o in outcomes) == 3
+    assert Plan.objects.get(version=2).phases.count() == 2

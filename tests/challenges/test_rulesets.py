@@ -655,3 +655,52 @@ def test_staff_with_view_rights_only_cannot_run_the_actions(client):
     assert client.get(ADMIN).status_code == 200
     _action(client, "publish", ruleset)
     assert RuleSet.objects.get(pk=ruleset.pk).status == Status.DRAFT
+
+
+# --- races -------------------------------------------------------------------------------
+
+
+def race(target, *args: Any, n: int = 2) -> list[Any]:
+    """Run target(*args) in n threads at once; return what each returned or raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(n)
+    outcomes: list[Any] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(target(*args))
+        except Exception as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_new_drafts_make_one_and_tell_the_other_why():
+    """Without the family lock both read the same latest version and the second fails on
+    the (code, version) unique constraint instead of being told a draft exists."""
+    source = published(**ruleset_fields())
+    outcomes = race(lambda: ruleset_new_draft(source=source, actor=None), n=4)
+    drafts = [o for o in outcomes if isinstance(o, RuleSet)]
+    refusals = [o for o in outcomes if isinstance(o, ChallengesError)]
+    assert len(drafts) == 1 and len(refusals) == 3, outcomes
+    assert all("already has a draft (v2)" in str(r) for r in refusals)
+    assert list(RuleSet.objects.values_list("version", flat=True).order_by("version")) == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_creates_of_one_family_make_one():
+    outcomes = race(lambda: ruleset_create(actor=None, **ruleset_fields()), n=4)
+    assert sum(isinstance(o, RuleSet) for o in outcomes) == 1, outcomes
+    assert sum("already exists" in str(o) for o in outcomes) == 3

@@ -9,7 +9,6 @@ import json
 import select
 import socket
 import threading
-from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -181,7 +180,3 @@ class FakeHyperliquid:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
-
-
-def mids_of(all_mids_message: dict, *coins: str) -> dict[str, Decimal]:
-    return {c: Decimal(all_mids_message["data"]["mids"][c]) for c in coins}

@@ -90,3 +90,12 @@ def test_candles_are_read_only_in_the_admin(admin_client_mfa):
     assert client.get("/admin/market/candle/").status_code == 200
     assert client.get("/admin/market/candle/add/").status_code == 403
     assert not Candle.objects.exists()
+
+
+def test_the_admin_makes_a_new_schedule_the_default_in_one_step(admin_client_mfa):
+    client, _ = admin_client_mfa
+    form = {"name": "VIP", "taker_rate": "0.0003", "maker_rate": "0", "is_default": "on"}
+    response = client.post("/admin/market/feeschedule/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert fee_schedule_default().name == "VIP"
+    assert FeeSchedule.objects.filter(is_default=True).count() == 1

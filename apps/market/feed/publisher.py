@@ -35,7 +35,8 @@ class FramePublisher:
             seqs.append(Frame.from_json(latest).seq)
         last = self.client.xrevrange(FRAMES_STREAM, count=1)
         if last:
-            seqs.append(Frame.from_json(last[0][1][b"frame"]).seq)
+            fields = last[0][1]
+            seqs.append(Frame.from_json(fields.get(b"frame") or fields["frame"]).seq)
         return max(seqs)
 
     def landed(self, frame: Frame) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -59,14 +60,17 @@ class Command(BaseCommand):
             max_frames=options["max_frames"],
             candle_writer=CandleWriter({i.coin: i.pk for i in instruments}),
         )
-        # honcho and systemd stop with SIGTERM: finish the frame, flush candles, exit.
-        previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+        # honcho and systemd stop with SIGTERM: finish the frame, flush candles, exit. (Only
+        # the main thread may set a handler; a test calling the command elsewhere goes without.)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop()) if main else None
         try:
             published = loop.run()
         except KeyboardInterrupt:
             published = loop.published
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if main:
+                signal.signal(signal.SIGTERM, previous)
         self.stdout.write(
             f"published {published} frames from the {source.name} source "
             f"(last seq {loop.last_frame.seq if loop.last_frame else '-'})"

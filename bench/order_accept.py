@@ -1,0 +1,186 @@
+"""order_accept: HTTP request to committed intent, through the real REST API on daphne, at a
+steady 100 orders/s (p50 and p99 in ms). Uses its own database, removed at the end.
+
+    .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "propfirm_bench_orders"
+REDIS_DB = 14
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="propfirm.settings",
+    DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+    CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+    CELERY_RESULT_BACKEND=f"redis://127.0.0.1:6379/{REDIS_DB}",
+    STATIC_MANIFEST="false",
+    API_RATE_LIMIT="100000/min",
+    CLOCK_SHARED="false",
+)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup() -> tuple[int, str]:
+    import django
+    from django.core.management import call_command
+
+    call_command_env = dict(os.environ)
+    subprocess.run(
+        [sys.executable, "manage.py", "ensure_services", "--create-database"],
+        cwd=ROOT,
+        env=call_command_env,
+        check=True,
+        capture_output=True,
+    )
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from decimal import Decimal
+
+    from apps.accounts.models import User
+    from apps.accounts.services import api_key_create
+    from apps.core.redis import get_redis
+    from apps.market.services import instruments_load
+    from apps.trading.services import account_open
+
+    get_redis().flushdb()
+    instruments_load(payload={"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40}]})
+    user, _ = User.objects.get_or_create(email="bench@bench.test")
+    account = account_open(owner=user, starting_balance=Decimal("1000000"), key="bench-acct")
+    _, raw = api_key_create(user=user, name="bench")
+    return account.pk, raw
+
+
+def run(rate: int, seconds: int) -> dict:
+    account_id, key = setup()
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "propfirm.asgi:application",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=open("/tmp/bench-daphne.log", "w"),  # noqa: SIM115
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        total = rate * seconds
+        latencies: list[float] = []
+        failures: list[str] = []
+        lock = threading.Lock()
+        start = time.perf_counter() + 0.5
+        workers = 8
+
+        def worker(index: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            for n in range(index, total, workers):
+                due = start + n / rate  # a steady schedule, not as fast as possible
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body = json.dumps(
+                    {
+                        "account": account_id,
+                        "coin": "BTC",
+                        "side": "buy",
+                        "type": "limit",
+                        "size": "0.001",
+                        "price": str(30000 + n % 1000),
+                    }
+                )
+                sent = time.perf_counter()
+                conn.request(
+                    "POST",
+                    "/api/v1/orders/",
+                    body,
+                    {
+                        "Authorization": f"Bearer {key}",
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": f"bench-{n}",
+                    },
+                )
+                response = conn.getresponse()
+                response.read()
+                elapsed = (time.perf_counter() - sent) * 1000
+                with lock:
+                    if response.status == 201:
+                        latencies.append(elapsed)
+                    else:
+                        failures.append(str(response.status))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failures:
+            print(f"{len(failures)} requests failed: {sorted(set(failures))}", file=sys.stderr)
+        return {
+            "measure": "order_accept",
+            "p50": round(statistics.median(latencies), 2),
+            "p99": round(percentile(latencies, 99), 2),
+            "unit": "ms",
+            "target_p99": 15,
+            "n": len(latencies),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        from django.db import connections
+
+        connections.close_all()
+        subprocess.run(
+            ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME],
+            check=False,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    result = run(args.rate, 10 if args.quick else args.seconds)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
