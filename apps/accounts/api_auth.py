@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -65,3 +66,17 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes API keys."""
+
+    target_class = "apps.accounts.api_auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from your profile page: `Authorization: Bearer pf_…`",
+        }

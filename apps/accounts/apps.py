@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self):
+        from apps.accounts import api_auth  # noqa: F401 - registers the OpenAPI key scheme
         from apps.accounts.demo import seed
         from apps.core.demo import register_seeder
 

@@ -21,7 +21,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ("DEBUG", "maybe"),
         ("DATABASE_URL", "mysql://db.example.com/propfirm"),
         ("REDIS_URL", "not a url"),
-        ("DB_CONN_MAX_AGE", "forever"),
+        ("DB_POOL_SIZE", "forever"),
         ("PROPFIRM_ENV", "staging"),
         ("EMAIL_URL", "pigeon://coop"),
     ],
