@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
         "task": "apps.trading.tasks.outbox_dispatch",
         "schedule": 5.0,
     },
+    # Day resets, expiry and graduation for accounts no fill reached; the same engine.
+    "challenges-evaluation-sweep": {
+        "task": "apps.challenges.tasks.evaluation_sweep",
+        "schedule": 60.0,
+    },
     "audit-verify-chains-nightly": {
         "task": "apps.core.tasks.audit_verify_chains",
         "schedule": crontab(hour=2, minute=15),

@@ -1007,3 +1007,6 @@ class PlanPhase(models.Model):
                     f"{ruleset.label} is a funded rule set: a phase uses an evaluation one.",
                 )
         errors.raise_if_any()
+
+
+from apps.challenges.models_lifecycle import *  # noqa: E402, F403

@@ -219,3 +219,77 @@ def plan_describe(plan: Plan) -> list[str]:
     if plan.scaling_max_balance is not None and plan.scaling_plan:
         lines.append(f"Scaling up to {_money(plan.scaling_max_balance, currency)}")
     return lines
+
+
+# --- evaluated accounts: rule state, headroom, breach reports --------------------------------
+
+
+def account_limits(trading_account) -> dict | None:
+    """The pre-trade gate's limits for a trading account: its pinned rule set's, or None for
+    an account no rule set governs."""
+    from apps.challenges.models_lifecycle import EvaluatedAccount
+
+    evaluated = (
+        EvaluatedAccount.objects.filter(trading_account_id=trading_account.pk)
+        .select_related("ruleset")
+        .first()
+    )
+    return evaluated.ruleset.to_limits_json() if evaluated else None
+
+
+def scenario_export(account) -> dict:
+    """The account's history as a scenario file (../shared/spec/scenario-format.md) that
+    `replay_scenario` turns into the verdict and figures the account shows."""
+    from apps.challenges.evaluation import account_json, engine_for, mark_json
+
+    engine = engine_for(account)
+    events = list(account.journal.order_by("seq").values_list("event", flat=True))
+    events += [mark_json(mark) for mark in engine.flush_marks()]
+    end = engine.t
+    events.append({"t": end.isoformat(), "type": "end"})
+    return {
+        "name": f"{account} — exported {end.isoformat()}",
+        "account": account_json(account),
+        "rules": account.rules,
+        "events": events,
+    }
+
+
+def scenario_hash(document: dict) -> str:
+    """A hash of the rules, the account and the events: the same file, the same verdict."""
+    import hashlib
+    import json
+
+    payload = {k: document[k] for k in ("account", "rules", "events")}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def account_rule_view(account) -> dict:
+    """For the trader and the risk manager: each rule's value, threshold and headroom, the
+    time to the next reset, the verdict, and for a failed account its breach report."""
+    from apps.challenges.evaluation import engine_for
+
+    engine = engine_for(account)
+    result = engine.result()
+    view = {
+        "status": account.status,
+        "reason": account.reason or None,
+        "decided_at": account.decided_at,
+        "result": result,
+        "headroom": engine.headroom(),
+        "next_reset": engine.next_moment(),
+        "evaluated_at": account.evaluated_at,
+    }
+    if account.status in ("failed", "expired"):
+        document = scenario_export(account)
+        view["breach"] = {
+            "rule": account.reason,
+            "moment": account.decided_at,
+            "figures": {
+                k: result[k] for k in ("balance", "equity", "daily_floor", "max_loss_floor")
+            },
+            "events": document["events"][-21:-1],
+            "hash": scenario_hash(document),
+        }
+    return view

@@ -83,6 +83,7 @@ class LedgerEntry(models.Model):
     balance_after = models.DecimalField(null=True, editable=False, **MONEY)
     at = models.DateTimeField(default=clock.now)
     memo = models.CharField(max_length=200, blank=True)
+    coin = models.CharField(max_length=32, blank=True, help_text="For funding: the instrument.")
     order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.PROTECT)
     fill = models.ForeignKey("Fill", null=True, blank=True, on_delete=models.PROTECT)
     actor = models.ForeignKey(

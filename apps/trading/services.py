@@ -31,6 +31,7 @@ from apps.trading.models import (
 )
 from apps.trading.positions import apply_fill
 from apps.trading.registry import OrderIntent, Refusal, SubmitContext, pre_submit_checks
+from apps.trading.signals import announce_activity
 from apps.trading.venues.base import FundingPayment, OrderStatus, VenueFill
 
 LEDGER_PLACES = 6
@@ -95,6 +96,7 @@ def account_open(
         memo="Starting capital",
         actor=actor,
     )
+    account.refresh_from_db(fields=["balance"])  # the database added the capital
     audit_record(
         action="account.open",
         subject=account,
@@ -127,6 +129,7 @@ def ledger_post(
     order: Order | None = None,
     fill: Fill | None = None,
     actor: User | None = None,
+    coin: str = "",
 ) -> LedgerEntry:
     """Add one balance change. A repeat of the same key is a no-op returning the first entry.
 
@@ -150,8 +153,11 @@ def ledger_post(
         order=order,
         fill=fill,
         actor=actor,
+        coin=coin,
     )
     entry.refresh_from_db(fields=["balance_after"])
+    if fill is None and kind != LedgerEntry.Kind.STARTING_CAPITAL:
+        announce_activity(account.pk)  # a fill announces itself once, below
     transaction.on_commit(
         lambda: events.publish(
             "ledger",
@@ -469,6 +475,7 @@ def fill_book(*, account: TradingAccount, fill: VenueFill) -> Fill:
             order.status = Order.Status.FILLED
         order.updated_at = clock.now()
         order.save(update_fields=["filled_size", "average_price", "status", "updated_at"])
+    announce_activity(account.pk)
     transaction.on_commit(
         lambda: events.publish(
             "fill",
@@ -497,4 +504,5 @@ def funding_book(*, account: TradingAccount, payment: FundingPayment) -> LedgerE
         key=f"funding:{account.pk}:{payment.funding_id}",
         at=payment.at,
         memo=f"{payment.coin} funding at {payment.rate}",
+        coin=payment.coin,
     )
