@@ -312,3 +312,6 @@ class PaperEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.book_id}#{self.seq} {self.kind}"
+
+
+from apps.trading.models_hyperliquid import *  # noqa: E402, F401, F403

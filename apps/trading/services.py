@@ -232,11 +232,6 @@ def order_submit(
         intent_validate(intent, market_view.instrument(intent.coin), market_view.quote(intent.coin))
     except IntentError as exc:
         raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
-    context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
-    for check in pre_submit_checks():
-        refusal: Refusal | None = check(context)
-        if refusal is not None:
-            raise OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
     try:
         return _order_write(account, intent, origin, idempotency_key, digest, actor)
     except IntegrityError:
@@ -256,6 +251,18 @@ def _order_write(
     digest: str,
     actor: User | None,
 ) -> Order:
+    # The account row stays locked from the checks to the commit: a state change (a breach's
+    # HALTED, a risk manager's SUSPENDED) either commits first, and the checks see it, or
+    # waits for this order, which its enforcement then finds and cancels.
+    account = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    order = _existing(account, idempotency_key, digest)
+    if order is not None:
+        return order
+    context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
+    for check in pre_submit_checks():
+        refusal: Refusal | None = check(context)
+        if refusal is not None:
+            raise OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
     order = Order.objects.create(
         account=account,
         origin=origin,
