@@ -322,3 +322,6 @@ class PlanAdmin(VersionedAdmin):
 
     def _retire(self, obj: Plan, actor: Any) -> Plan:
         return plan_retire(plan=obj, actor=actor)
+
+
+from apps.challenges import admin_lifecycle  # noqa: E402,F401

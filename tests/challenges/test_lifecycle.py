@@ -268,3 +268,30 @@ def test_terminating_an_account_flattens_and_closes_it(started, run_commits):
     challenge.refresh_from_db()
     assert challenge.status == "terminated"
     assert AuditEvent.objects.filter(action="account.terminate", actor=admin).exists()
+
+
+def test_the_admin_shows_headroom_and_the_breach_report_with_its_scenario(
+    started, run_commits, admin_client_mfa
+):
+    client, _ = admin_client_mfa
+    _, account = started
+    run_commits(trade, account.trading_account, "buy", "10", "adm-open")
+    set_prices(BTC="59200")
+    run_commits(evaluation_sync, account_id=account.pk)
+    page = client.get(f"/admin/challenges/evaluatedaccount/{account.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "daily_loss" in html and "download the scenario" in html
+    scenario = client.get(f"/admin/challenges/evaluatedaccount/{account.pk}/scenario.json")
+    document = json.loads(scenario.content)
+    assert replay(parse_scenario(json.dumps(document)))["reason"] == "daily_loss"
+
+
+def test_terminate_in_the_admin_needs_a_reason(started, admin_client_mfa):
+    client, _ = admin_client_mfa
+    _, account = started
+    response = client.post(
+        f"/admin/challenges/evaluatedaccount/{account.pk}/terminate/", {"reason": ""}
+    )
+    assert "This field is required" in response.content.decode()
+    account.refresh_from_db()
+    assert account.closed_at is None
