@@ -74,7 +74,7 @@ test: install-dev chromium
 
 bench: install-dev
 	@$(BIN)/python manage.py ensure_services --create-database
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
