@@ -33,14 +33,21 @@ def fills_of(account: TradingAccount) -> QuerySet[Fill]:
 
 
 def account_valuation(account: TradingAccount) -> dict:
-    """Balance, unrealised P&L on the latest marks, equity, and each open position."""
+    """Balance, unrealised P&L on the latest marks, equity, margin used, leverage, and each
+    open position (margin at the position's leverage, capped by the instrument's maximum)."""
     quotes = market_view.quotes()
     rows = []
-    total = Decimal(0)
+    total = margin = notional_total = Decimal(0)
     for position in positions_open(account):
         mark = quotes[position.coin].mark if position.coin in quotes else position.entry_price
         pnl = unrealized(position.size, position.entry_price, mark)
+        notional = abs(position.size) * mark
+        instrument = market_view.instrument(position.coin)
+        leverage = min(position.leverage or 1, instrument.max_leverage if instrument else 1)
+        used = notional / leverage
         total += pnl
+        margin += used
+        notional_total += notional
         rows.append(
             {
                 "coin": position.coin,
@@ -48,12 +55,17 @@ def account_valuation(account: TradingAccount) -> dict:
                 "entry_price": position.entry_price,
                 "mark": mark,
                 "unrealized_pnl": pnl,
-                "notional": abs(position.size) * mark,
+                "notional": notional,
+                "leverage": leverage,
+                "margin_used": used,
             }
         )
+    equity = account.balance + total
     return {
         "balance": account.balance,
         "unrealized_pnl": total,
-        "equity": account.balance + total,
+        "equity": equity,
+        "margin_used": margin,
+        "leverage": notional_total / equity if equity > 0 else None,
         "positions": rows,
     }
