@@ -25,6 +25,35 @@ app.conf.beat_schedule = {
         "task": "apps.challenges.tasks.evaluation_sweep",
         "schedule": 60.0,
     },
+    # The bi-weekly and monthly payout runs of the period just ended: a finished run is a
+    # no-op, an interrupted one resumes where it stopped.
+    "payouts-runs-due": {
+        "task": "apps.payouts.tasks.payout_runs_due",
+        "schedule": crontab(minute=5),
+    },
+    "payouts-scaling-sweep": {
+        "task": "apps.payouts.tasks.scaling_sweep",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    # Venue transfers of payouts and scaling steps whose after-commit send failed.
+    "payouts-venue-transfers-retry": {
+        "task": "apps.payouts.tasks.venue_transfers_retry",
+        "schedule": 600.0,
+    },
+    # Hyperliquid: fills and funding within the rate-limit budget, sub-account provisioning,
+    # and returning the sub-accounts of closed accounts to the pool.
+    "hyperliquid-poll-fills": {
+        "task": "apps.trading.tasks_hyperliquid.poll_fills",
+        "schedule": 10.0,
+    },
+    "hyperliquid-provisioning-sweep": {
+        "task": "apps.trading.tasks_hyperliquid.provisioning_sweep",
+        "schedule": 60.0,
+    },
+    "hyperliquid-release-closed": {
+        "task": "apps.trading.tasks_hyperliquid.release_closed",
+        "schedule": 300.0,
+    },
     "audit-verify-chains-nightly": {
         "task": "apps.core.tasks.audit_verify_chains",
         "schedule": crontab(hour=2, minute=15),

@@ -75,3 +75,6 @@ class FillAdmin(ReadOnlyAdmin):
 class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "order", "action", "status", "attempts", "last_error", "sent_at"]
     list_filter = ["status", "action"]
+
+
+from apps.trading import admin_hyperliquid  # noqa: E402,F401

@@ -12,7 +12,9 @@ class TradingConfig(AppConfig):
     label = "trading"
 
     def ready(self):
+        from apps.trading.venues.hyperliquid.venue import HyperliquidVenue
         from apps.trading.venues.paper.venue import PaperVenue
         from apps.trading.venues.registry import register_venue
 
         register_venue("paper", PaperVenue)
+        register_venue("hyperliquid", HyperliquidVenue)

@@ -129,7 +129,9 @@ def spec() -> BudgetSpec:
 
 class Budget:
     def __init__(self, key: str | None = None):
-        self.key = f"hyperliquid:budget:{key or config.setting('HYPERLIQUID_BUDGET_KEY', 'default')}"
+        self.key = (
+            f"hyperliquid:budget:{key or config.setting('HYPERLIQUID_BUDGET_KEY', 'default')}"
+        )
 
     def _run(self, weight: float, floor: float, mode: str) -> tuple[bool, float]:
         current = spec()
