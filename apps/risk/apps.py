@@ -2,10 +2,18 @@ from django.apps import AppConfig
 
 
 class RiskConfig(AppConfig):
-    """Risk: the pure pre-trade gate, the live risk engine and its enforcement, concentration
-    alerts, interventions with four-eyes approval, reconciliation and the live firm dashboard.
-    Not built yet (issue 7).
+    """Risk: the pre-trade gate (gate.py, pure; checks.py feeds it from the database and is
+    registered in trading's pre-submit registry as "risk.gate"), per-account limit overrides
+    and the firm's exposure limits (models, services, admin). Still to come: the live risk
+    engine and its enforcement, concentration alerts, interventions with four-eyes approval,
+    reconciliation and the live firm dashboard.
     """
 
     name = "apps.risk"
     label = "risk"
+
+    def ready(self) -> None:
+        from apps.risk.checks import gate_check
+        from apps.trading.registry import register_pre_submit_check
+
+        register_pre_submit_check("risk.gate", gate_check)

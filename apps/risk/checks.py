@@ -1,0 +1,145 @@
+"""The gate's Django side: read what the pure gate needs, ask it, answer trading's registry.
+
+Registered as the pre-submit check "risk.gate" (RiskConfig.ready). `order_submit` runs the
+checks inside the transaction that writes the order, after locking the account row FOR UPDATE,
+and hands that fresh row over as `context.account`: the gate reads the account's state, status,
+balance and venue from it, never from an instance the caller loaded earlier. A state change
+(`account_set_state` locks the same row) therefore either commits first, and the gate sees it,
+or waits until this order is written; the lock also serialises orders on one account, which
+keeps the open-order and order-rate counts exact.
+
+Per order it makes four queries and one Redis read:
+
+1. one aggregate over the account's orders: open orders, orders created in the last 60 s, the
+   client order id already used, and the resting size in this coin on each side;
+2. the account's open positions;
+3. the pinned rule set's limits (`challenges.selectors.account_limits`);
+4. the risk managers' overrides: read on every order, never cached, so an override holds from
+   the next order on;
+
+and the latest marks (`trading.market_view.quotes`, one Redis read). Instruments come from
+trading's in-process cache. An account on a live venue adds the firm's exposure, cached about
+a second per process (`risk.selectors.firm_snapshot`), so at most two more queries a second.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+
+from apps.challenges.selectors import account_limits
+from apps.risk.gate import GateInput, GateLimits, GatePosition, check, equity_of
+from apps.risk.models import LimitOverride
+from apps.risk.selectors import firm_snapshot, limits_merge
+from apps.trading import market_view
+from apps.trading.models import Order, Position, Venue
+from apps.trading.registry import Refusal, SubmitContext
+
+ZERO = Decimal(0)
+RATE_WINDOW = timedelta(seconds=60)
+LIVE = (Order.Status.PENDING, Order.Status.OPEN)
+
+
+def _order_counts(pk: int, context: SubmitContext) -> dict:
+    intent = context.intent
+    live = Q(status__in=LIVE)
+    recent = Q(created_at__gte=context.now - RATE_WINDOW)
+    resting = live & Q(coin=intent.coin)
+    unfilled = F("size") - F("filled_size")
+    wanted = live | recent
+    aggregates = {
+        "open": Count("id", filter=live),
+        "recent": Count("id", filter=recent),
+        "resting_buy": Sum(unfilled, filter=resting & Q(side="buy")),
+        "resting_sell": Sum(unfilled, filter=resting & Q(side="sell")),
+    }
+    if intent.client_order_id:
+        taken = Q(client_order_id=intent.client_order_id)
+        wanted |= taken
+        aggregates["taken"] = Count("id", filter=taken)
+    counts = Order.objects.filter(Q(account_id=pk) & wanted).aggregate(**aggregates)
+    counts.setdefault("taken", 0)
+    return counts
+
+
+def _leverage(coin: str, chosen: int | None = None) -> Decimal:
+    """The leverage a coin's margin is counted at: the account's choice, else the instrument's
+    maximum. Trading does not record a chosen leverage yet (Position.leverage keeps its default
+    of 1 and nothing sets it, while the venues margin at the maximum unless told otherwise), so
+    only a value above that default is taken as a choice."""
+    instrument = market_view.instrument(coin)
+    highest = Decimal(instrument.max_leverage) if instrument is not None else Decimal(1)
+    if chosen is not None and chosen > 1:
+        return min(Decimal(chosen), highest)
+    return highest
+
+
+def gate_input(context: SubmitContext) -> GateInput:
+    """Everything the gate needs about this order, read now."""
+    intent = context.intent
+    account = context.account  # the row order_submit locked (see the module's docstring)
+    pk = account.pk
+    counts = _order_counts(pk, context)
+    quotes = market_view.quotes()
+    positions: dict[str, GatePosition] = {}
+    for coin, size, entry, chosen in (
+        Position.objects.filter(account_id=pk)
+        .exclude(size=0)
+        .values_list("coin", "size", "entry_price", "leverage")
+    ):
+        quote = quotes.get(coin)
+        positions[coin] = GatePosition(
+            coin=coin,
+            size=size,
+            entry_price=entry,
+            mark=quote.mark if quote is not None else None,
+            leverage=_leverage(coin, chosen),
+        )
+    overrides = dict(LimitOverride.objects.filter(account_id=pk).values_list("field", "value"))
+    merged = limits_merge(account_limits(account), overrides)
+    quote = quotes.get(intent.coin)
+    own = positions.get(intent.coin)
+    live_venue = account.venue != Venue.PAPER
+    firm_net, firm_long, firm_short = ZERO, None, None
+    if live_venue:
+        firm = firm_snapshot()
+        firm_net = firm.real_net.get(intent.coin, ZERO)
+        coin_limits = firm.limits.get(intent.coin, {})
+        firm_long, firm_short = coin_limits.get("long"), coin_limits.get("short")
+    return GateInput(
+        coin=intent.coin,
+        side=intent.side,
+        kind=intent.kind,
+        size=intent.size,
+        limit_price=intent.limit_price,
+        trigger_price=intent.trigger_price,
+        reduce_only=intent.reduce_only,
+        origin=context.origin,
+        state=account.state,
+        status=account.status,
+        state_reason=account.state_reason,
+        live_venue=live_venue,
+        equity=equity_of(account.balance, positions),
+        positions=positions,
+        open_orders=counts["open"],
+        orders_last_minute=counts["recent"],
+        client_order_id_taken=counts["taken"] > 0,
+        resting_buy=counts["resting_buy"] or ZERO,
+        resting_sell=counts["resting_sell"] or ZERO,
+        mark=quote.mark if quote is not None else None,
+        leverage=own.leverage if own is not None else _leverage(intent.coin),
+        limits=None if merged is None else GateLimits.from_json(merged),
+        firm_net_notional=firm_net,
+        firm_max_long=firm_long,
+        firm_max_short=firm_short,
+    )
+
+
+def gate_check(context: SubmitContext) -> Refusal | None:
+    """The pre-submit check trading asks before writing an order."""
+    refusal = check(gate_input(context))
+    if refusal is None:
+        return None
+    return Refusal(code=refusal.code, message=refusal.message, field=refusal.field)
