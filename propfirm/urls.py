@@ -11,5 +11,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("apps.trading.urls_api")),
+    path("payouts/", include("apps.payouts.urls")),
+    path("", include("apps.billing.urls")),
+    path("", include("apps.portal.urls")),
     path("", include("apps.accounts.urls")),
 ]

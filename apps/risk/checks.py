@@ -59,7 +59,11 @@ def _order_counts(pk: int, context: SubmitContext) -> dict:
         taken = Q(client_order_id=intent.client_order_id)
         wanted |= taken
         aggregates["taken"] = Count("id", filter=taken)
-    counts = Order.objects.filter(Q(account_id=pk) & wanted).aggregate(**aggregates)
+    orders = Order.objects.filter(Q(account_id=pk) & wanted)
+    if context.replaces is not None:
+        # A modify replaces its order: it is not one more open order, nor resting beside itself.
+        orders = orders.exclude(pk=context.replaces.pk)
+    counts = orders.aggregate(**aggregates)
     counts.setdefault("taken", 0)
     return counts
 

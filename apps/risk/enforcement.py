@@ -1,30 +1,48 @@
 """Enforcing a frame's breaches as one batch (DESIGN.md, "The hot path", step 3).
 
-The order, for all the frame's breaches together:
+In order, for all the frame's breaches together:
 
 1. `breaches_halt`: HALTED committed for every breached account in ONE transaction (rows locked
-   in primary-key order, one UPDATE per breached rule, one audit row per account on its chain).
-   From that commit the pre-trade gate refuses every trader order on them: order_submit checks
-   under the same row lock, so an order racing the halt either commits first (and is then
-   cancelled in step 2) or sees HALTED.
-2. `breach_enforce`, per account, off the frame loop (the engine's evaluation threads):
+   in primary-key order, one UPDATE per breached rule, one audit row per account on its own
+   chain). From that commit the pre-trade gate refuses every trader order on them:
+   order_submit runs its checks under the same row lock, so an order racing the halt either
+   commits first (and is cancelled in step 2) or sees HALTED.
+2. `breaches_flatten`: in ONE more transaction, a cancel request for every resting order and a
+   reduce-only market `system_flatten` order for every open position of those accounts, each
+   with its outbox row and audit row, as `order_cancel` / `order_submit` write them; after
+   commit, their events and one dispatch task. Outbox rows are sent in id order, so each
+   account's cancels reach the venue before its flattening orders.
+3. `breach_enforce`, per account, off the frame loop (the engine's evaluation threads):
    `evaluation_sync` with the frame's marks. The rules engine is the only writer of rule state:
    it decides the verdict again from its checkpoint, journals it and hands the account to the
-   lifecycle (`on_verdict`), which cancels resting orders, closes positions with reduce-only
-   `system_flatten` orders through `order_submit`, fails the phase or funded account, audits
-   and e-mails the trader. It finds the account already HALTED and leaves the state alone.
+   lifecycle (`on_verdict`), which fails the phase or funded account, audits it and e-mails the
+   trader. Its own halt/cancel/flatten finds the work done: the account is HALTED already, and
+   each flattening order of step 2 carries the idempotency key the lifecycle submits under
+   (`flatten:<evaluated account>:<coin>:<journal seq at the verdict>`), so order_submit answers
+   with the existing order instead of a second one.
 
-Why this shape rather than a loop of `evaluation_sync` calls: one breach's full lifecycle costs
-~30-60 ms (cancel and flatten through order entry and the gate, the audit chain, the e-mail), so
-the last of 1,000 accounts would be halted tens of seconds after the first. Halting first costs
-a few milliseconds per hundred accounts, and the slow part then runs with no trader able to add
-risk meanwhile.
+Why this shape: one breach's lifecycle costs ~50 ms (order entry with the gate, the audit chain,
+the e-mail: ~30 queries), so with a loop of `evaluation_sync` calls the last of 1,000 accounts
+would be halted and flattened a minute after the first, in a crash. Steps 1 and 2 cost well
+under a millisecond per account, and step 3 then runs with no trader able to add risk and every
+position already being closed.
 
-The breach is confirmed before anything is written: the engine feeds the frame's marks to a
-scratch copy of each account's rules engine (restored from its checkpoint; nothing persisted),
-and only accounts it FAILS are halted here. Should the writer then not confirm it (a fill
-booked in between changed the account), `breach_enforce` gives the account its state back,
-audited.
+What step 2 relies on, and what happens when it does not hold:
+- The breach is confirmed before anything is written: the engine feeds the frame's marks to a
+  scratch copy of each account's rules engine (restored from its checkpoint; nothing persisted)
+  and only accounts it FAILS are halted. Should the writer then not confirm it (a fill booked
+  in between changed the account), `breach_enforce` gives the account its state back, audited.
+- The journal seq in the key is predicted by that scratch engine (the rows `evaluation_sync`
+  will journal for the same marks). Step 2 therefore only takes accounts whose rule state is
+  the one the prediction started from (same `evaluated_at`) with no fill or ledger entry
+  waiting to be fed; the others are flattened by the lifecycle in step 3, as before. A
+  prediction gone stale in between (a fill in the milliseconds before step 3) costs a second
+  reduce-only order, which a venue refuses once the position is flat.
+- The pre-submit checks are not run for these orders: they are reduce-only `system_flatten`
+  market orders on accounts this module has just HALTED under lock, which every check lets
+  through by design (DESIGN.md, "Order entry"); intent_validate (instrument, lot grid) is run.
+- The lifecycle will request a cancel of each resting order once more (its order is still
+  open until the venue answers); the venue answers a second cancel with the order's status.
 """
 
 from __future__ import annotations
@@ -33,16 +51,34 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Max
 
-from apps.challenges.evaluation import evaluation_sync
+from apps.challenges.evaluation import LEDGER_EVENTS, evaluation_sync
 from apps.challenges.models_lifecycle import EvaluatedAccount
 from apps.core import clock
 from apps.core.audit import GENESIS, event_hash, jsonable
 from apps.core.models import AuditEvent
-from apps.trading.models import TradingAccount, TradingState
-from apps.trading.services import TradingError, account_set_state
+from apps.trading import events, market_view
+from apps.trading.intents import IntentError, intent_validate
+from apps.trading.models import (
+    Fill,
+    LedgerEntry,
+    Order,
+    Origin,
+    OutboxMessage,
+    Position,
+    TradingAccount,
+    TradingState,
+)
+from apps.trading.registry import OrderIntent
+from apps.trading.services import (
+    TradingError,
+    _request_hash,  # the digest order_submit compares a repeated idempotency key with
+    account_set_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +110,14 @@ class Halted:
     changed: bool  # False: it was HALTED already
 
 
-def audit_record_many(*, action: str, records: Sequence[tuple[int, object, object]]) -> None:
-    """One audit event per trading account, appended to each account's own chain, inside the
-    caller's transaction: `core.services.audit_record` for many subjects in three statements
-    (the same per-subject advisory locks, taken in one sorted pass; the same hash)."""
+def audit_record_many(records: Sequence[tuple[int, str, object, object]]) -> None:
+    """Audit events on trading accounts, (account, action, before, after) each, appended to each
+    account's own chain in order, inside the caller's transaction: `core.services.audit_record`
+    for many events in three statements (the same per-subject advisory locks, taken in one
+    sorted pass; the same chain and hash)."""
     if not records:
         return
-    ids = sorted({str(account) for account, _before, _after in records})
+    ids = sorted({str(account) for account, _action, _before, _after in records})
     with connection.cursor() as cursor:
         cursor.execute(
             # Sorted, so two batches over the same accounts take their locks in one order.
@@ -97,7 +134,7 @@ def audit_record_many(*, action: str, records: Sequence[tuple[int, object, objec
     }
     at = clock.now()
     rows = []
-    for account, before, after in records:
+    for account, action, before, after in records:
         subject_id = str(account)
         seq, prev_hash = last.get(subject_id, (0, GENESIS))
         seq += 1
@@ -150,23 +187,169 @@ def breaches_halt(breaches: Sequence[Breach]) -> list[Halted]:
     )
     halted: list[Halted] = []
     by_rule: dict[str, list[int]] = defaultdict(list)
-    audits: list[tuple[int, object, object]] = []
+    audits: list[tuple[int, str, object, object]] = []
     for pk, state in locked:
         changed = state != TradingState.HALTED
         halted.append(Halted(account=pk, before=state, changed=changed))
         if changed:
             rule = rule_of[pk]
             by_rule[rule].append(pk)
-            audits.append(
-                (pk, {"state": state}, {"state": TradingState.HALTED, "reason": halt_reason(rule)})
-            )
+            after = {"state": TradingState.HALTED, "reason": halt_reason(rule)}
+            audits.append((pk, "account.state", {"state": state}, after))
     now = clock.now()
     for rule, pks in by_rule.items():
         TradingAccount.objects.filter(pk__in=pks).update(
             state=TradingState.HALTED, state_reason=halt_reason(rule), state_changed_at=now
         )
-    audit_record_many(action="account.state", records=audits)
+    audit_record_many(audits)
     return halted
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """A halted account to flatten in step 2, with what its idempotency keys are predicted from."""
+
+    account: int  # trading account id
+    evaluated: int  # EvaluatedAccount id
+    evaluated_at: datetime | None  # the rule state the prediction started from
+    journal_seq: int  # predicted: the account's journal seq when the lifecycle flattens it
+
+
+def flatten_key(evaluated: int, coin: str, journal_seq: int) -> str:
+    """The idempotency key the lifecycle flattens a position under (lifecycle._stop_trading)."""
+    return f"flatten:{evaluated}:{coin}:{journal_seq}"
+
+
+def _unfed(accounts: list[int]) -> dict[int, tuple[int, int]]:
+    """Per trading account: the last fill id and the last journaled ledger id booked."""
+    fills = dict(
+        Fill.objects.filter(account_id__in=accounts)
+        .values("account_id")
+        .annotate(last=Max("id"))
+        .values_list("account_id", "last")
+    )
+    entries = dict(
+        LedgerEntry.objects.filter(account_id__in=accounts, kind__in=list(LEDGER_EVENTS))
+        .values("account_id")
+        .annotate(last=Max("id"))
+        .values_list("account_id", "last")
+    )
+    return {a: (fills.get(a, 0), entries.get(a, 0)) for a in accounts}
+
+
+@transaction.atomic
+def breaches_flatten(items: Sequence[Flatten]) -> set[int]:
+    """Step 2 for every account it can take (see the module's docstring); returns those it
+    took. The rest are left to the lifecycle."""
+    if not items:
+        return set()
+    wanted = {i.account: i for i in items}
+    # Locked in primary-key order, as order_submit locks an account for its checks.
+    locked = list(
+        TradingAccount.objects.select_for_update()
+        .filter(pk__in=list(wanted), status=TradingAccount.Status.OPEN, state=TradingState.HALTED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    state = {
+        row[0]: row[1:]
+        for row in EvaluatedAccount.objects.filter(
+            pk__in=[wanted[a].evaluated for a in locked], status=EvaluatedAccount.Status.ACTIVE
+        ).values_list("trading_account_id", "evaluated_at", "fed_fills", "fed_ledger")
+    }
+    unfed = _unfed(locked)
+    taken = [
+        a
+        for a in locked
+        if a in state
+        and state[a][0] == wanted[a].evaluated_at
+        and unfed[a][0] <= state[a][1]
+        and unfed[a][1] <= state[a][2]
+    ]
+    if not taken:
+        return set()
+    now = clock.now()
+    audits: list[tuple[int, str, object, object]] = []
+    cancels: list[OutboxMessage] = []
+    live = (
+        Order.objects.filter(
+            account_id__in=taken, status__in=[Order.Status.PENDING, Order.Status.OPEN]
+        )
+        .exclude(origin=Origin.SYSTEM_FLATTEN)
+        .order_by("account_id", "created_at")
+    )
+    cancelled: list[Order] = []
+    for order in live:
+        cancels.append(OutboxMessage(order=order, action=OutboxMessage.Action.CANCEL))
+        audits.append(
+            (
+                order.account_id,
+                "order.cancel",
+                None,
+                {"order": order.pk, "origin": "system_flatten"},
+            )
+        )
+        cancelled.append(order)
+    OutboxMessage.objects.bulk_create(cancels)
+    orders: list[Order] = []
+    positions = (
+        Position.objects.filter(account_id__in=taken).exclude(size=0).order_by("account_id", "coin")
+    )
+    for position in positions:
+        intent = OrderIntent(
+            coin=position.coin,
+            side="sell" if position.size > 0 else "buy",
+            kind="market",
+            size=abs(position.size),
+            reduce_only=True,
+        )
+        try:
+            intent_validate(
+                intent, market_view.instrument(intent.coin), market_view.quote(intent.coin)
+            )
+        except IntentError as exc:
+            log.error("cannot flatten %s on %s: %s", intent.coin, position.account_id, exc.message)
+            continue  # the lifecycle tries again, and logs it too
+        item = wanted[position.account_id]
+        order = Order(
+            account_id=position.account_id,
+            origin=Origin.SYSTEM_FLATTEN,
+            idempotency_key=flatten_key(item.evaluated, intent.coin, item.journal_seq),
+            request_hash=_request_hash(intent),
+            coin=intent.coin,
+            side=intent.side,
+            kind=intent.kind,
+            tif=intent.tif,
+            size=intent.size,
+            reduce_only=True,
+            created_at=now,
+            updated_at=now,
+        )
+        orders.append(order)  # its id (a UUID) is made here, so the audit row can name it
+        after = {"order": order.pk, "origin": Origin.SYSTEM_FLATTEN, **intent.fingerprint()}
+        audits.append((position.account_id, "order.submit", None, after))
+    Order.objects.bulk_create(orders)
+    OutboxMessage.objects.bulk_create(
+        [OutboxMessage(order=order, action=OutboxMessage.Action.PLACE) for order in orders]
+    )
+    audit_record_many(audits)
+    transaction.on_commit(lambda: _after_commit(cancelled, orders))
+    return set(taken)
+
+
+def _after_commit(cancelled: list[Order], orders: list[Order]) -> None:
+    """As order entry does after its commit: one dispatch (the worker drains the outbox in id
+    order), then the events the risk engine and pages read."""
+    from apps.trading.tasks import outbox_dispatch_task
+
+    try:
+        outbox_dispatch_task.delay()
+    except Exception:
+        log.exception("could not queue the outbox dispatch (the 5 s outbox sweep will)")
+    for order in cancelled:
+        events.publish("order.cancel_requested", account=order.account_id, order=str(order.pk))
+    for order in orders:
+        events.publish("order.new", account=order.account_id, order=str(order.pk))
 
 
 def breach_enforce(*, breach: Breach, marks: list[dict], before: str) -> EvaluatedAccount:

@@ -169,7 +169,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["account", "status"])]
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["account", "created_at"]),  # the gate's order-rate count
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"], name="order_idempotency_key_once"
@@ -314,4 +317,4 @@ class PaperEvent(models.Model):
         return f"{self.book_id}#{self.seq} {self.kind}"
 
 
-from apps.trading.models_hyperliquid import *  # noqa: E402, F401, F403
+from apps.trading.models_hyperliquid import *  # noqa: E402, F403

@@ -56,6 +56,8 @@ class SubmitContext:
     intent: OrderIntent
     origin: str
     now: datetime
+    # For a modify: the order the intent replaces (checks leave it out of open-order counts).
+    replaces: object | None = None
 
 
 @dataclass(frozen=True)

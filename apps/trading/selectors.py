@@ -43,7 +43,10 @@ def account_valuation(account: TradingAccount) -> dict:
         pnl = unrealized(position.size, position.entry_price, mark)
         notional = abs(position.size) * mark
         instrument = market_view.instrument(position.coin)
-        leverage = min(position.leverage or 1, instrument.max_leverage if instrument else 1)
+        highest = instrument.max_leverage if instrument else 1
+        # As the gate counts it: a chosen leverage above the default 1, else the instrument's
+        # maximum (the venues margin at the maximum unless told otherwise).
+        leverage = min(position.leverage, highest) if position.leverage > 1 else highest
         used = notional / leverage
         total += pnl
         margin += used

@@ -242,7 +242,7 @@ def order_submit(
         return order
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic  # a savepoint: a refusal inside must not spoil a caller's transaction
 def _order_write(
     account: TradingAccount,
     intent: OrderIntent,
@@ -353,6 +353,16 @@ def order_modify(
         intent_validate(intent, market_view.instrument(order.coin), market_view.quote(order.coin))
     except IntentError as exc:
         raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
+    # A modify is a new order for the checks: a halted account cannot grow one, nor can a
+    # trader move one past the limits. The order being replaced is cancelled by it.
+    account = TradingAccount.objects.select_for_update().get(pk=order.account_id)
+    context = SubmitContext(
+        account=account, intent=intent, origin=origin, now=clock.now(), replaces=order
+    )
+    for check in pre_submit_checks():
+        refusal = check(context)
+        if refusal is not None:
+            raise OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
     payload = {
         k: f"{v:f}"
         for k, v in (("size", size), ("limit_price", limit_price), ("trigger_price", trigger_price))

@@ -163,7 +163,6 @@ def test_minimum_trading_days_hold_back_a_pass_until_the_clock_moves(run_commits
     clock.advance(timedelta(days=1))
     set_prices(BTC="60700")
     run_commits(trade, trading, "buy", "1", "d2-open")
-    run_commits(trade, trading, "sell", "1", "d2-close", reduce_only=True)
     account.refresh_from_db()
     assert account.status == "passed"
     assert account_rule_view(account)["result"]["trading_days"] == 2

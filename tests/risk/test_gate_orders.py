@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def account(market):
-    """A phase-1 challenge account of 100,000: leverage 20, 500,000 per order and per position,
+    """A phase-1 challenge account of 100,000: leverage 20, 1,000,000 per order and per position,
     margin 100 %, a 10 % band, 50 open orders, 600 orders a minute."""
     challenge = challenge_start(
         trader=person(), plan=make_plan("gate"), purchase_ref="gate-1", price_paid=Decimal(1)
@@ -109,8 +109,8 @@ def test_a_limit_price_within_the_rule_sets_band_passes_and_beyond_it_is_refused
 
 
 def test_the_rule_sets_order_notional_holds(account):
-    submit(account, size="8.33333")  # 499,999.80
-    assert refused(account, size="8.33334").code == "order_notional_too_large"
+    submit(account, size="16.66666")  # 999,999.60
+    assert refused(account, size="16.66667").code == "order_notional_too_large"
 
 
 def test_a_client_order_id_used_before_is_refused_by_the_gate_with_a_clear_message(account):

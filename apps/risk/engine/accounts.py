@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import F
@@ -42,6 +43,10 @@ class Held:
     balance: Decimal
     positions: dict[str, tuple[Decimal, Decimal]]
     engine: Engine
+    # The rule state the engine was restored from (a breach's flattening keys are predicted
+    # from it; see enforcement.py).
+    evaluated_at: datetime | None = None
+    journal_seq: int = 0
     # Snapshot throttle (monotonic seconds) and whether a change waits to be pushed.
     pushed_at: float = float("-inf")
     changed: bool = True
@@ -134,6 +139,8 @@ def load(
             balance=trading.balance,
             positions=positions.get(trading.pk, {}),
             engine=engine_restore(row, rules),
+            evaluated_at=row.evaluated_at,
+            journal_seq=row.journal_seq,
         )
     return held
 

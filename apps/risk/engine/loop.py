@@ -42,7 +42,7 @@ from apps.core import clock
 from apps.core.redis import get_redis
 from apps.market.frames import Frame
 from apps.market.selectors import FRAMES_STREAM, frame_latest, frames_read
-from apps.risk.enforcement import Breach, breaches_halt
+from apps.risk.enforcement import Breach, Flatten, breaches_flatten, breaches_halt
 from apps.risk.engine.accounts import (
     Held,
     RulesCache,
@@ -78,6 +78,8 @@ class HaltRecord:
     accounts: list[int]
     started_at: float  # perf_counter when the frame was read
     committed_at: float  # perf_counter when HALTED committed
+    flattened: list[int]  # accounts whose cancels and flattening orders the batch committed
+    flattened_at: float  # perf_counter when they committed
 
 
 @dataclass
@@ -105,6 +107,7 @@ class EngineStats:
             "evaluations": self.evaluations,
             "evaluated": sorted(self.evaluated),
             "halted": sorted(a for h in self.halts for a in h.accounts),
+            "flattened": sorted(a for h in self.halts for a in h.flattened),
             "snapshots": self.snapshots,
             "aggregates": self.aggregates,
             "rebuilds": self.rebuilds,
@@ -121,16 +124,20 @@ def mark_events(coins: list[str], marks: dict[str, Decimal], t: datetime) -> lis
     ]
 
 
-def dry_run(engine: Engine, marks: list[dict], now: datetime) -> str:
+def dry_run(engine: Engine, marks: list[dict], now: datetime) -> tuple[str, int]:
     """Feed a scratch copy of the rules engine what `evaluation_sync` will feed it (the marks,
-    then time up to now) and answer its status: nothing is written."""
+    then time up to now), the same way; answer its status and how many journal rows the writer
+    will add doing so (enforcement.py predicts the lifecycle's keys from it). Nothing is
+    written."""
     if engine.status != ACTIVE:
-        return engine.status
+        return engine.status, 0
+    rows = 0
     for event in marks:
         at = max(datetime.fromisoformat(event["t"]), engine.t)
-        engine.apply(Mark(at, event["symbol"], Decimal(event["price"])))
-    engine.advance_to(max(now, engine.t))
-    return engine.status
+        step = engine.apply(Mark(at, event["symbol"], Decimal(event["price"])))
+        rows += len(step.marks) + (1 if step.journal else 0)
+    rows += len(engine.advance_to(max(now, engine.t)).marks)
+    return engine.status, rows
 
 
 def _last_id(client: redis.Redis, stream: str) -> str:
@@ -320,6 +327,7 @@ class RiskEngine:
 
     def _evaluate(self, accounts: list[int], now: datetime, started: float) -> None:
         breaches: list[Breach] = []
+        flattens: dict[int, Flatten] = {}
         marks_of: dict[int, list[dict]] = {}
         tasks: list[Task] = []
         for account in accounts:
@@ -330,37 +338,58 @@ class RiskEngine:
             if account in self.dirty:
                 continue  # a booked fill the scratch engine cannot see: the writer decides
             engine = held.engine
-            if dry_run(engine, marks, now) == FAILED and engine.reason in BREACH_RULES:
+            status, rows = dry_run(engine, marks, now)
+            if status == FAILED and engine.reason in BREACH_RULES:
                 breaches.append(Breach(account, held.evaluated, engine.reason))
+                flattens[account] = Flatten(
+                    account, held.evaluated, held.evaluated_at, held.journal_seq + rows
+                )
             else:
                 # The scratch engine's new floors (a new peak, a reset) hold until the
                 # evaluation's checkpoint replaces them: no re-flagging meanwhile.
                 self.book.upsert(book_row(held))
                 tasks.append(Task(account, held.evaluated, marks))
         if breaches:
-            self._enforce(breaches, marks_of, started)
+            self._enforce(breaches, flattens, marks_of, started)
         for task in tasks:
             self.pool.submit(task)
 
     def _enforce(
-        self, breaches: list[Breach], marks_of: dict[int, list[dict]], started: float
+        self,
+        breaches: list[Breach],
+        flattens: dict[int, Flatten],
+        marks_of: dict[int, list[dict]],
+        started: float,
     ) -> None:
+        """The frame's breaches as one batch, in order (enforcement.py): HALTED for all, then
+        cancels and flattening orders for all, then each account's verdict and lifecycle in the
+        evaluation threads."""
         halted = breaches_halt(breaches)
         committed = time.perf_counter()
         before = {h.account: h.before for h in halted}
+        # An account with an evaluation queued or running is left to its lifecycle: the rule
+        # state its keys would be predicted from is about to change.
+        flattened = breaches_flatten(
+            [f for a, f in flattens.items() if a in before and not self.pool.busy(a)]
+        )
+        done = time.perf_counter()
         self.stats.halts.append(
             HaltRecord(
                 seq=self.frame.seq if self.frame else 0,
                 accounts=sorted(before),
                 started_at=started,
                 committed_at=committed,
+                flattened=sorted(flattened),
+                flattened_at=done,
             )
         )
         log.warning(
-            "shard %s: %d breach(es) halted in %.1f ms",
+            "shard %s: %d breach(es) halted in %.1f ms, %d flattened in %.1f ms",
             self.shard.label,
             len(before),
             (committed - started) * 1000,
+            len(flattened),
+            (done - started) * 1000,
         )
         for breach in breaches:
             held = self.held.get(breach.account)
@@ -431,6 +460,7 @@ class RiskEngine:
             self._target_checked.pop(account, None)
             return
         held.engine = outcome.engine
+        held.evaluated_at, held.journal_seq = evaluated.evaluated_at, evaluated.journal_seq
         self.book.upsert(book_row(held))
 
     def _drain_events(self) -> None:

@@ -26,7 +26,7 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.services import audit_record
-from apps.trading.models import LedgerEntry, TradingAccount
+from apps.trading.models import TradingAccount
 from apps.trading.models_hyperliquid import HyperliquidTransfer, SubAccount
 from apps.trading.services import ledger_post
 from apps.trading.venues.base import VenueError, VenueTimeout
@@ -36,7 +36,10 @@ from apps.trading.venues.hyperliquid.client import Client
 log = logging.getLogger("apps.trading.venues.hyperliquid")
 
 MICRO = Decimal("0.000001")
-BOOKED_KINDS = {"payout": LedgerEntry.Kind.PAYOUT, "resize": LedgerEntry.Kind.RESIZE}
+# The venue protocol moves money; our ledger entry is the caller's (payouts and scaling book
+# `payout` / `resize` themselves, for every venue alike), so a transfer here books nothing.
+# Booking by key prefix is kept as a mechanism for transfers no caller books.
+BOOKED_KINDS: dict[str, str] = {}
 # How far before our send time the venue's ledger is searched (clocks differ a little).
 SEARCH_MARGIN_MS = 120_000
 
