@@ -40,6 +40,11 @@ app.conf.beat_schedule = {
         "task": "apps.payouts.tasks.venue_transfers_retry",
         "schedule": 600.0,
     },
+    "risk-concentration-scan": {"task": "apps.risk.alerts.concentration_scan", "schedule": 60.0},
+    "risk-reconciliation": {
+        "task": "apps.risk.reconciliation.reconciliation_run",
+        "schedule": crontab(hour=0, minute=30),
+    },
     # Hyperliquid: fills and funding within the rate-limit budget, sub-account provisioning,
     # and returning the sub-accounts of closed accounts to the pool.
     "hyperliquid-poll-fills": {

@@ -123,6 +123,7 @@ class JournalEntry(models.Model):
     seq = models.PositiveIntegerField()
     t = models.DateTimeField()
     event = models.JSONField()
+    voided = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["account", "seq"]

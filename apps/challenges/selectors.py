@@ -243,7 +243,9 @@ def scenario_export(account) -> dict:
     from apps.challenges.evaluation import account_json, engine_for, mark_json
 
     engine = engine_for(account)
-    events = list(account.journal.order_by("seq").values_list("event", flat=True))
+    events = list(
+        account.journal.filter(voided=False).order_by("seq").values_list("event", flat=True)
+    )
     events += [mark_json(mark) for mark in engine.flush_marks()]
     end = engine.t
     events.append({"t": end.isoformat(), "type": "end"})

@@ -6,10 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from apps.risk.models import LIMIT_CHOICES, FirmExposureLimit, LimitOverride
+from apps.risk.alerts import alert_acknowledge
+from apps.risk.models import (
+    LIMIT_CHOICES,
+    Alert,
+    ConcentrationRule,
+    FirmExposureLimit,
+    LimitOverride,
+    OverrideRequest,
+    ReconciliationDifference,
+    ReconciliationRun,
+)
 from apps.risk.selectors import firm_exposure
 from apps.risk.services import (
     RiskError,
@@ -166,3 +178,102 @@ class FirmExposureLimitAdmin(admin.ModelAdmin):
         if not FirmExposureLimit.objects.filter(pk=obj.pk).exists():
             return self.response_post_save_change(request, obj)
         return super().response_change(request, obj)
+
+
+# --- the risk managers' tools --------------------------------------------------------------
+
+
+def _account_link(account_id: int) -> str:
+    url = reverse("admin:risk_account", args=[account_id])
+    return format_html('<a href="{}">account #{} (interventions)</a>', url, account_id)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["raised_at", "kind", "coin", "direction", "simulated", "message", "open"]
+    list_filter = ["kind", "simulated", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    actions = ["acknowledge"]
+
+    @admin.display(boolean=True)
+    def open(self, obj: Alert) -> bool:
+        return obj.is_open
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Acknowledge the selected alerts (audited)")
+    def acknowledge(self, request: HttpRequest, queryset) -> None:
+        done = 0
+        for alert in queryset.filter(acknowledged_at__isnull=True):
+            try:
+                alert_acknowledge(alert=alert, actor=request.user, note="acknowledged in the admin")
+                done += 1
+            except RiskError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        self.message_user(request, f"{done} alert(s) acknowledged.")
+
+
+@admin.register(ConcentrationRule)
+class ConcentrationRuleAdmin(admin.ModelAdmin):
+    list_display = ["coin", "max_net_notional", "min_traders", "active", "set_by", "set_at"]
+    readonly_fields = ["set_by", "set_at"]
+
+    def save_model(self, request: HttpRequest, obj: ConcentrationRule, form: Any, change: bool):
+        from apps.core.services import audit_record
+
+        obj.set_by = request.user
+        super().save_model(request, obj, form, change)
+        audit_record(
+            action="risk.concentration_rule.set",
+            subject=("risk.concentrationrule", str(obj.pk)),
+            actor=request.user,
+            after={
+                "coin": obj.coin,
+                "max_net_notional": obj.max_net_notional,
+                "min_traders": obj.min_traders,
+                "active": obj.active,
+                "reason": obj.reason,
+            },
+        )
+
+
+@admin.register(OverrideRequest)
+class OverrideRequestAdmin(admin.ModelAdmin):
+    list_display = ["pk", "account", "status", "requested_by", "decided_by", "requested_at"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in OverrideRequest._meta.fields] + ["interventions"]
+
+    @admin.display(description="approve or refuse")
+    def interventions(self, obj: OverrideRequest) -> str:
+        return _account_link(obj.account_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DifferenceInline(admin.TabularInline):
+    model = ReconciliationDifference
+    extra = 0
+    can_delete = False
+    readonly_fields = ["account", "venue", "venue_account", "kind", "coin", "ours", "theirs"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "finished_at", "accounts_checked", "differences_found"]
+    readonly_fields = [f.name for f in ReconciliationRun._meta.fields]
+    inlines = [DifferenceInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -17,3 +17,11 @@ class RiskConfig(AppConfig):
         from apps.trading.registry import register_pre_submit_check
 
         register_pre_submit_check("risk.gate", gate_check)
+
+        # The risk managers' Celery tasks live beside their services (tasks.py is the engine's).
+        from django.contrib import admin
+
+        from apps.risk import alerts, reconciliation  # noqa: F401
+        from apps.risk.dashboard import install_admin_urls
+
+        install_admin_urls(admin.site)

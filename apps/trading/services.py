@@ -173,15 +173,27 @@ def ledger_post(
 
 @transaction.atomic
 def account_set_state(
-    *, account: TradingAccount, state: str, reason: str, actor: User | None = None
+    *,
+    account: TradingAccount,
+    state: str,
+    reason: str,
+    actor: User | None = None,
+    override: bool = False,
 ) -> TradingAccount:
-    """Change an account's trading state, audited; the gate reads it from the next order on."""
+    """Change an account's trading state, audited; the gate reads it from the next order on.
+    Only an approved four-eyes override (risk.overrides) passes `override=True` to lift HALTED."""
     if state not in TradingState.values:
         raise TradingError(f"Unknown trading state {state!r}.", field="state")
     if not reason.strip():
         raise TradingError("A change of trading state needs a reason.", field="reason")
     locked = TradingAccount.objects.select_for_update().get(pk=account.pk)
     before = locked.state
+    if before == TradingState.HALTED and state != TradingState.HALTED and not override:
+        raise TradingError(
+            "A halted account is reinstated only through an approved override (four eyes).",
+            code="halted_needs_override",
+            field="state",
+        )
     locked.state, locked.state_reason, locked.state_changed_at = state, reason, clock.now()
     locked.save(update_fields=["state", "state_reason", "state_changed_at"])
     audit_record(
