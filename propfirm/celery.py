@@ -59,6 +59,11 @@ app.conf.beat_schedule = {
         "task": "apps.trading.tasks_hyperliquid.release_closed",
         "schedule": 300.0,
     },
+    # The risk engine's backstop: the same rules engine over accounts no frame reached.
+    "risk-drawdown-sweep": {
+        "task": "apps.risk.tasks.drawdown_sweep",
+        "schedule": 60.0,
+    },
     "audit-verify-chains-nightly": {
         "task": "apps.core.tasks.audit_verify_chains",
         "schedule": crontab(hour=2, minute=15),

@@ -19,7 +19,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -61,6 +62,8 @@ class GroupPusher:
         self._idle = threading.Event()
         self._idle.set()
         self._stopping = False
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
         self._thread = threading.Thread(target=self._run, name="risk-push", daemon=True)
         self._thread.start()
 
@@ -84,6 +87,16 @@ class GroupPusher:
                         return True
             self._wake.set()
         return False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold sends (after the chunk in flight) while the caller does something more urgent:
+        the pusher's Python work would otherwise take half the interpreter from it."""
+        self._running.clear()
+        try:
+            yield
+        finally:
+            self._running.set()
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
@@ -112,6 +125,8 @@ class GroupPusher:
 
     async def _send_all(self, layer, items: list[tuple[str, dict]]) -> None:
         for start in range(0, len(items), self.chunk):
+            if not self._running.is_set():
+                await asyncio.to_thread(self._running.wait)
             part = items[start : start + self.chunk]
             results = await asyncio.gather(
                 *(layer.group_send(group, message) for group, message in part),

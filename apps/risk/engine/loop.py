@@ -9,10 +9,11 @@ Each turn of the loop:
    (its positions and balance are reloaded with it); one on an unknown account of the shard
    (a new phase, a new challenge) loads it;
 4. on a frame: revalue every account in one vectorised pass and screen it (book.py); feed each
-   flagged account's marks to a scratch copy of its rules engine; accounts that copy FAILS are
-   halted together in one transaction (enforcement.py), then handed, with every other flagged
-   account, to the evaluation threads (pool.py), where `evaluation_sync` writes the rule state
-   and, on a verdict, the lifecycle enforces it;
+   flagged account's marks to a scratch copy of its rules engine; the accounts that copy FAILS
+   are halted together in one transaction, then get their cancels and flattening orders
+   together in a second (enforcement.py); then they and every other flagged account go to the
+   evaluation threads (pool.py), where `evaluation_sync` writes the rule state and, on a
+   verdict, the lifecycle fails, audits and tells;
 5. push changed accounts' snapshots (at most two a second each) and, every second, the shard's
    partial firm aggregate.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -77,6 +79,7 @@ class HaltRecord:
     seq: int  # the frame's
     accounts: list[int]
     started_at: float  # perf_counter when the frame was read
+    confirmed_at: float  # perf_counter when the scratch engines had confirmed the breaches
     committed_at: float  # perf_counter when HALTED committed
     flattened: list[int]  # accounts whose cancels and flattening orders the batch committed
     flattened_at: float  # perf_counter when they committed
@@ -98,8 +101,10 @@ class EngineStats:
     errors: int = 0
     holding: set[int] = field(default_factory=set)  # every account held at some point
 
-    def summary(self, shard: Shard, held: int) -> dict:
-        return {
+    def summary(self, shard: Shard, held: int, *, ids: bool = True) -> dict:
+        """What the run did; with `ids`, which accounts (for tests and short diagnostic runs:
+        a production shard's lists would be long)."""
+        found = {
             "shard": shard.label,
             "frames": self.frames,
             "held": held,
@@ -112,6 +117,10 @@ class EngineStats:
             "aggregates": self.aggregates,
             "rebuilds": self.rebuilds,
         }
+        if not ids:
+            for name in ("holding", "evaluated", "halted", "flattened"):
+                found[name] = len(found[name])
+        return found
 
 
 def mark_events(coins: list[str], marks: dict[str, Decimal], t: datetime) -> list[dict]:
@@ -237,6 +246,14 @@ class RiskEngine:
                     self.rebuild_needed = True
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
+                except Exception:
+                    # A bug must not stop the screening of every other account (nor, under
+                    # honcho, every other process): start again from PostgreSQL.
+                    self.stats.errors += 1
+                    log.exception("risk engine turn failed; rebuilding in %.1f s", backoff)
+                    self.rebuild_needed = True
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
         finally:
             self.finish()
         return self.stats
@@ -303,7 +320,8 @@ class RiskEngine:
         self.stats.revalue_ms.append((time.perf_counter() - started) * 1000)
         ids = self.book.accounts
         flagged = ids[screen.flagged].tolist()
-        only_target = set(ids[screen.target & ~(screen.near_floor | screen.new_peak)].tolist())
+        others = screen.near_floor | screen.new_peak | screen.moment_due
+        only_target = set(ids[screen.target & ~others].tolist())
         if only_target:
             flagged = [a for a in flagged if a not in only_target or self._target_due(a)]
         self._evaluate(flagged, now, started)
@@ -350,7 +368,11 @@ class RiskEngine:
                 self.book.upsert(book_row(held))
                 tasks.append(Task(account, held.evaluated, marks))
         if breaches:
-            self._enforce(breaches, flattens, marks_of, started)
+            if self.pusher is None:
+                self._enforce(breaches, flattens, marks_of, started)
+            else:
+                with self.pusher.paused():
+                    self._enforce(breaches, flattens, marks_of, started)
         for task in tasks:
             self.pool.submit(task)
 
@@ -364,6 +386,7 @@ class RiskEngine:
         """The frame's breaches as one batch, in order (enforcement.py): HALTED for all, then
         cancels and flattening orders for all, then each account's verdict and lifecycle in the
         evaluation threads."""
+        confirmed = time.perf_counter()
         halted = breaches_halt(breaches)
         committed = time.perf_counter()
         before = {h.account: h.before for h in halted}
@@ -378,15 +401,18 @@ class RiskEngine:
                 seq=self.frame.seq if self.frame else 0,
                 accounts=sorted(before),
                 started_at=started,
+                confirmed_at=confirmed,
                 committed_at=committed,
                 flattened=sorted(flattened),
                 flattened_at=done,
             )
         )
         log.warning(
-            "shard %s: %d breach(es) halted in %.1f ms, %d flattened in %.1f ms",
+            "shard %s: %d breach(es) confirmed in %.1f ms, halted in %.1f ms, %d flattened in "
+            "%.1f ms",
             self.shard.label,
             len(before),
+            (confirmed - started) * 1000,
             (committed - started) * 1000,
             len(flattened),
             (done - started) * 1000,
@@ -424,7 +450,7 @@ class RiskEngine:
         while True:
             try:
                 outcome = self.pool.results.get_nowait()
-            except Exception:  # queue.Empty
+            except queue.Empty:
                 return
             self._apply(outcome)
 

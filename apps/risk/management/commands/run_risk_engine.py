@@ -42,5 +42,6 @@ class Command(BaseCommand):
 
         engine = RiskEngine(which, workers=workers, announce=announce)
         stats = engine.run(max_frames=max_frames, stop=stop)
-        # Last, one JSON line: what this shard did (tests and operators read it).
-        announce(json.dumps(stats.summary(which, len(engine.held)), separators=(",", ":")))
+        # Last, one JSON line: what this shard did (account ids only for a bounded run).
+        summary = stats.summary(which, len(engine.held), ids=bool(max_frames))
+        announce(json.dumps(summary, separators=(",", ":")))
