@@ -277,7 +277,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Front-end libraries from the npm registry, pinned by package-lock.json (`npm ci`).
+    ("vendor/htmx", BASE_DIR / "node_modules/htmx.org/dist"),
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules/lightweight-charts/dist"),
+]
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 _manifest = env_bool("STATIC_MANIFEST", True)
 STORAGES = {
@@ -359,3 +364,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
 }
+
+# --- billing ----------------------------------------------------------------------------------
+
+# sandbox: a TEST checkout page that can succeed or fail (refused in production); stripe:
+# Stripe Checkout, fulfilled by its signed webhook.
+PAYMENT_PROVIDER = env_choice(
+    "PAYMENT_PROVIDER", "stripe" if PRODUCTION else "sandbox", ("sandbox", "stripe")
+)
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# ISO 3166 alpha-2 codes of the countries the firm does not sell to.
+REFUSED_COUNTRIES = [
+    c.strip().upper()
+    for c in env.list("REFUSED_COUNTRIES", default=["US", "KP", "IR", "CU", "SY"])
+    if c.strip()
+]
+for _country in REFUSED_COUNTRIES:
+    if len(_country) != 2 or not _country.isalpha():
+        raise ImproperlyConfigured(
+            f"REFUSED_COUNTRIES has {_country!r}: use two-letter country codes, e.g. US,KP"
+        )

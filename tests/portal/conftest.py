@@ -1,0 +1,1 @@
+from tests.portal.support import market, run_commits, trader  # noqa: F401
