@@ -30,7 +30,9 @@ def _claim() -> OutboxMessage | None:
     now = clock.now()
     with transaction.atomic():
         message = (
-            OutboxMessage.objects.select_for_update(skip_locked=True)
+            # of=self: lock the message only; the joined account row may be busy (a breach, a
+            # fill) and must not make this message look taken.
+            OutboxMessage.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("order__account")
             .filter(
                 Q(status=OutboxMessage.Status.PENDING)
