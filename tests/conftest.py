@@ -149,9 +149,12 @@ def live_server_url(service_env, tmp_path_factory) -> str:
         process.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(service_env, tmp_path_factory):
-    """A real Celery worker process on the test database and the test Redis."""
+    """A real Celery worker process on the test database and the test Redis.
+
+    Per module: a worker left running would pick up other tests' on-commit tasks and hold
+    locks while their tables are flushed."""
     from propfirm.celery import app
 
     log = tmp_path_factory.mktemp("celery") / "worker.log"

@@ -30,7 +30,8 @@ def account():
     return account_open(owner=UserFactory(), starting_balance=Decimal("100000"), key="race")
 
 
-def test_two_concurrent_submissions_with_one_key_make_one_order(account):
+def test_two_concurrent_submissions_with_one_key_make_one_order(account, monkeypatch):
+    monkeypatch.setattr("apps.trading.services._after_commit_dispatch", lambda *a: None)
     barrier = threading.Barrier(2)
     results, errors = [], []
 
