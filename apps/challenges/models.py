@@ -786,6 +786,35 @@ SCALING_OPTIONAL = {"profit_split_pct": "pct"}
 SPLIT_RANGE = (Decimal(50), Decimal(90))
 
 
+# The other step shapes payouts' scaling job applies: "double after a 10% return without a
+# breach" and "cut after a drawdown" (see apps/payouts/scaling_rules.py).
+OTHER_SHAPES = (
+    {"after_return_pct": "pct", "multiply": "factor"},
+    {"after_drawdown_pct": "pct", "cut_pct_of_initial": "pct"},
+)
+
+
+def _other_step_problems(where: str, step: dict, shape: dict[str, str]) -> list[str]:
+    problems = []
+    allowed = {**shape, **({"profit_split_pct": "pct"} if "multiply" in shape else {})}
+    for key in step:
+        if key not in allowed:
+            problems.append(f"{where}: unknown key “{key}” (expected {', '.join(allowed)}).")
+    for key, kind in shape.items():
+        if key not in step:
+            problems.append(f"{where}: “{key}” is missing.")
+            continue
+        value = step[key]
+        number = _decimal(value) if isinstance(value, str) else None
+        if number is None:
+            problems.append(f'{where}: “{key}” must be a decimal in quotes, like "10".')
+        elif kind == "factor" and not Decimal(1) < number <= Decimal(10):
+            problems.append(f"{where}: “{key}” must be above 1 and at most 10.")
+        elif kind == "pct" and not ZERO < number <= HUNDRED:
+            problems.append(f"{where}: “{key}” must be above 0% and at most 100%.")
+    return problems
+
+
 def scaling_problems(steps: Any, profit_split_pct: Any) -> list[str]:
     """What is wrong with a scaling plan, in words a person can act on (empty: fine).
 
@@ -807,6 +836,10 @@ def scaling_problems(steps: Any, profit_split_pct: Any) -> list[str]:
         where = f"Step {n}"
         if not isinstance(step, dict):
             problems.append(f"{where} is not an object like {example[1:-1]}.")
+            continue
+        other = next((shape for shape in OTHER_SHAPES if next(iter(shape)) in step), None)
+        if other is not None:
+            problems += _other_step_problems(where, step, other)
             continue
         allowed = {**SCALING_KEYS, **SCALING_OPTIONAL}
         for key in step:

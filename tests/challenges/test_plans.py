@@ -524,3 +524,24 @@ def test_two_simultaneous_new_drafts_of_a_plan_make_one():
     assert sum(isinstance(o, Plan) for o in outcomes) == 1, outcomes
     assert sum("already has a draft (v2)" in str(o) for o in outcomes) == 3
     assert Plan.objects.get(version=2).phases.count() == 2
+
+
+def test_a_plan_may_scale_on_a_return_and_cut_after_a_drawdown():
+    from apps.challenges.models import scaling_problems
+
+    steps = [
+        {
+            "every_months": 4,
+            "min_net_profit_pct": "10",
+            "min_payouts": 2,
+            "increase_pct_of_initial": "25",
+        },
+        {"after_return_pct": "10", "multiply": "2"},
+        {"after_drawdown_pct": "5", "cut_pct_of_initial": "25"},
+    ]
+    assert scaling_problems(steps, Decimal("80")) == []
+    bad = [{"after_return_pct": "10", "multiply": "1"}, {"after_drawdown_pct": 5}]
+    problems = scaling_problems(bad, Decimal("80"))
+    assert "Step 1: “multiply” must be above 1 and at most 10." in problems
+    assert 'Step 2: “after_drawdown_pct” must be a decimal in quotes, like "10".' in problems
+    assert "Step 2: “cut_pct_of_initial” is missing." in problems
