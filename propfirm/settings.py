@@ -242,6 +242,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Accept the code of the neighbouring 30-second period too: a code typed as the period turns
+# is still the person's (the usual authenticator tolerance).
+MFA_TOTP_TOLERANCE = 1
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Propfirm")
 
 # Demo people (seed_demo) live in this domain; demo_totp refuses anyone outside it.

@@ -7,7 +7,8 @@ import time
 import redis
 from django.core.management.base import BaseCommand
 
-from apps.market.selectors import frames_read
+from apps.core.redis import get_redis
+from apps.market.selectors import FRAMES_STREAM, frames_read
 from apps.trading.models import TradingAccount
 from apps.trading.tasks import account_sync_task
 from apps.trading.venues.paper.venue import paper_frame
@@ -30,8 +31,13 @@ class Command(BaseCommand):
         venue = venue_named("paper")
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        last_id, handled, backoff = "$", 0, 0.5
+        # Start after the newest frame already there, resolved now: "$" would only be read at
+        # the first XREAD and miss what is published before it.
+        newest = get_redis().xrevrange(FRAMES_STREAM, count=1)
+        last_id = newest[0][0].decode() if newest else "0-0"
+        handled, backoff = 0, 0.5
         self.stdout.write("paper venue: waiting for frames on market:frames")
+        self.stdout.flush()
         while not stopping and (not max_frames or handled < max_frames):
             try:
                 batch = frames_read(last_id, block_ms=1000, count=50)
