@@ -79,9 +79,6 @@ from apps.trading.models import (
     TradingState,
 )
 from apps.trading.registry import OrderIntent
-from apps.trading.services import (
-    _request_hash,  # the digest order_submit compares a repeated idempotency key with
-)
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +326,7 @@ def breaches_flatten(items: Sequence[Flatten]) -> set[int]:
             account_id=position.account_id,
             origin=Origin.SYSTEM_FLATTEN,
             idempotency_key=flatten_key(item.evaluated, intent.coin, item.journal_seq),
-            request_hash=_request_hash(intent),
+            request_hash=intent.request_hash(),
             coin=intent.coin,
             side=intent.side,
             kind=intent.kind,

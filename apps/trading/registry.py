@@ -7,6 +7,8 @@ trader understands.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +32,12 @@ class OrderIntent:
     tif: str = "gtc"  # gtc | ioc | alo
     reduce_only: bool = False
     client_order_id: str = ""
+
+    def request_hash(self) -> str:
+        """The digest a repeated idempotency key is compared with (the same request, the same
+        answer; another request under that key is refused)."""
+        canonical = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def fingerprint(self) -> dict:
         """The request as compared for an idempotency key's repeat."""

@@ -6,8 +6,6 @@ a Celery task, an event on the stream) leaves only after commit.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -209,11 +207,6 @@ def account_set_state(
 # --- order entry -----------------------------------------------------------------------------
 
 
-def _request_hash(intent: OrderIntent) -> str:
-    canonical = json.dumps(intent.fingerprint(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _existing(account: TradingAccount, idempotency_key: str, digest: str) -> Order | None:
     order = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
     if order is not None and order.request_hash != digest:
@@ -236,7 +229,7 @@ def order_submit(
         raise TradingError(f"Unknown order origin {origin!r}.", field="origin")
     if not idempotency_key or len(idempotency_key) > 200:
         raise TradingError("An idempotency key of 1 to 200 characters is required.")
-    digest = _request_hash(intent)
+    digest = intent.request_hash()
     order = _existing(account, idempotency_key, digest)
     if order is not None:
         return order
