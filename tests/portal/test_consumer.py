@@ -71,6 +71,8 @@ def test_the_owner_gets_a_snapshot_then_prices_and_the_engines_snapshots(live_se
         assert first["floors"] == {"daily": "95000.00", "max_loss": "90000.00"}
         set_prices(BTC="61234.5", ETH="3000")
         price = _next(ws, "price")
+        if price["mark"] == "60000":  # the loop may still be sending the fixture's frame
+            price = _next(ws, "price")
         assert (price["coin"], price["mark"]) == ("BTC", "61234.5")
         engine = {
             "type": "account.snapshot",
