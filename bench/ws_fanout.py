@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -88,27 +89,32 @@ def use_layer(name: str) -> None:
     """Before the first get_channel_layer(): the project's layer, or channels_redis's pub/sub."""
     from django.conf import settings
 
-    if name == "pubsub":
+    if name == "core":
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "propfirm:asgi"},
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [settings.REDIS_URL],
+                    "prefix": "propfirm:asgi",
+                    "capacity": 1000,
+                },
             }
         }
-    elif name != "core":
-        raise SystemExit(f"channel layer {name!r}: core or pubsub")
+    elif name != "project":
+        raise SystemExit(f"channel layer {name!r}: project or core")
 
 
 def _application():
     import django
 
     django.setup()
-    use_layer(os.environ.get("BENCH_CHANNEL_LAYER", "core"))
-    from channels.generic.websocket import AsyncWebsocketConsumer
+    use_layer(os.environ.get("BENCH_CHANNEL_LAYER", "project"))
     from channels.routing import ProtocolTypeRouter, URLRouter
     from django.urls import path
 
-    class BenchSnapshotConsumer(AsyncWebsocketConsumer):
+    from apps.core.consumers import LiveConsumer
+
+    class BenchSnapshotConsumer(LiveConsumer):  # the base of the project's consumers
         async def connect(self):
             self.group = f"account.{self.scope['url_route']['kwargs']['n']}"
             await self.channel_layer.group_add(self.group, self.channel_name)
@@ -118,7 +124,7 @@ def _application():
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
         async def account_snapshot(self, message):
-            await self.send(text_data=json.dumps(message, separators=(",", ":")))
+            await self.send_json(message)
 
     return ProtocolTypeRouter(
         {"websocket": URLRouter([path("ws/bench/<int:n>/", BenchSnapshotConsumer.as_asgi())])}
@@ -127,12 +133,19 @@ def _application():
 
 if os.environ.get("BENCH_WS_ASGI"):
     application = _application()
+    gc.freeze()  # as propfirm/asgi.py does
 
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
     return ordered[index]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -148,6 +161,7 @@ async def clients(ports: list[int], count: int) -> None:
     import websockets
 
     latencies: list[float] = []
+    ticks: list[float] = []
     received = 0
     sockets = []
 
@@ -158,6 +172,7 @@ async def clients(ports: list[int], count: int) -> None:
                     f"ws://127.0.0.1:{ports[n % len(ports)]}/ws/bench/{n}/",
                     open_timeout=30,
                     max_queue=None,
+                    ping_interval=None,  # a browser never pings; daphne pings every client
                 )
             except (OSError, TimeoutError, websockets.InvalidHandshake):
                 await asyncio.sleep(0.2 * (attempt + 1))
@@ -172,15 +187,19 @@ async def clients(ports: list[int], count: int) -> None:
         async for raw in ws:
             message = json.loads(raw)
             latencies.append((time.time() - message["bench_tick"]) * 1000)
+            ticks.append(message["bench_tick"])
             received += 1
 
     listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
+    # The instrument's own pauses are not the server's latency: the 2,000 connections and
+    # the growing lists of timings are left out of the collector's full passes.
+    gc.freeze()
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "stop"
     for ws in sockets:
         await ws.close()
     await asyncio.gather(*listeners, return_exceptions=True)
-    print(json.dumps({"received": received, "latencies": latencies}), flush=True)
+    print(json.dumps({"received": received, "latencies": latencies, "ticks": ticks}), flush=True)
 
 
 # --- the bench ---------------------------------------------------------------------------------
@@ -191,7 +210,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=None)
-    parser.add_argument("--layer", choices=("core", "pubsub", "both"), default="both")
+    parser.add_argument("--layer", choices=("project", "core", "both"), default="project")
     parser.add_argument("--serve-clients", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ports", default="", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -204,7 +223,7 @@ def main() -> int:
     seconds = args.seconds or (5 if args.quick else 60)
     if args.layer == "both":
         found = []
-        for layer in ("core", "pubsub"):
+        for layer in ("project", "core"):
             argv = [sys.executable, __file__, "--layer", layer, "--clients", str(args.clients)]
             argv += ["--servers", str(args.servers)]
             done = subprocess.run(
@@ -282,10 +301,14 @@ def main() -> int:
             stamp = time.time()
             for n in range(args.clients):
                 pusher.send(account_group(n), {**SNAPSHOT, "account": n, "bench_tick": stamp})
+            if tick == 2:
+                cpu_start = [cpu_seconds(daphne.pid) for daphne in servers]
             if tick >= 2:  # two warm-up ticks are not counted
                 ticks += 1
                 sent += args.clients
         pusher.flush(30)
+        time.sleep(1)
+        cpu = sum(cpu_seconds(d.pid) for d in servers) - sum(cpu_start)
         time.sleep(3)
         pusher.close()
         out, _ = pool.communicate("stop\n", timeout=120)
@@ -303,16 +326,21 @@ def main() -> int:
                 daphne.wait()
         get_redis().flushdb()
     latencies = result["latencies"][2 * args.clients :]
+    by_tick: dict[float, list[float]] = {}
+    for stamp, latency in zip(result["ticks"], result["latencies"], strict=True):
+        by_tick.setdefault(stamp, []).append(latency)
+    worst = " ".join(f"{max(v):.0f}" for _k, v in sorted(by_tick.items()))
+    print(f"# slowest message of each tick (ms): {worst}", file=sys.stderr)
     received_counted = result["received"] - 2 * args.clients
     print(
         f"# {ticks} ticks, pusher sent {pusher.sent} failed {pusher.failed} "
-        f"superseded {pusher.superseded}",
+        f"superseded {pusher.superseded}; daphne CPU {cpu * 1e6 / max(1, sent):.0f} µs a message",
         file=sys.stderr,
     )
     print(
         json.dumps(
             {
-                "measure": "ws_tick_to_client" + ("_pubsub" if args.layer == "pubsub" else ""),
+                "measure": "ws_tick_to_client" + ("_core_layer" if args.layer == "core" else ""),
                 "p50": round(percentile(latencies, 50), 1),
                 "p99": round(percentile(latencies, 99), 1),
                 "unit": "ms",

@@ -182,8 +182,8 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "propfirm:asgi", "capacity": 1000},
+        "BACKEND": "apps.core.channel_layer.PubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "propfirm:asgi"},
     }
 }
 

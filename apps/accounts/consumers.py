@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
+from apps.core.consumers import LiveConsumer
 from apps.core.push import user_group
 
 
-class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+class UserEventsConsumer(LiveConsumer):
     """A signed-in person's own live events (`user.<id>` group). Anyone else is refused."""
 
     async def connect(self):

@@ -21,9 +21,9 @@ from urllib.parse import parse_qs
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from apps.core.consumers import LiveConsumer
 from apps.market.frames import Frame, FrameError
 from apps.market.selectors import LATEST_KEY
 from apps.portal.selectors import account_owned, account_snapshot
@@ -59,7 +59,7 @@ def _coin(value: object) -> str:
     return text if COIN.match(text) else ""
 
 
-class AccountConsumer(AsyncJsonWebsocketConsumer):
+class AccountConsumer(LiveConsumer):
     group: str | None = None
     feed: asyncio.Task | None = None
 

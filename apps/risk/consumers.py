@@ -7,8 +7,8 @@ It joins `risk.firm` (the risk engine's aggregate, message type `risk.firm`) and
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.core.consumers import LiveConsumer
 from apps.risk.push import ALERTS_GROUP, FIRM_GROUP
 
 DASHBOARD_PERMISSION = "risk.view_alert"
@@ -25,7 +25,7 @@ def may_watch(user) -> bool:
     )
 
 
-class FirmDashboardConsumer(AsyncJsonWebsocketConsumer):
+class FirmDashboardConsumer(LiveConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if not await database_sync_to_async(may_watch)(user):

@@ -4,8 +4,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from apps.challenges.evaluation import evaluation_sync
 from apps.challenges.rules import parse_scenario, replay
@@ -15,6 +13,7 @@ from apps.trading.models import Order, OutboxMessage, TradingState
 from apps.trading.services import account_set_state
 from tests.challenges.lifecycle_support import trade
 from tests.factories import UserFactory
+from tests.pushes import run_and_receive
 from tests.trading.market import set_prices
 
 pytestmark = pytest.mark.django_db
@@ -206,13 +205,11 @@ def test_the_snapshot_has_the_shape_the_risk_engine_pushes(trader, run_commits):
 
 def test_a_booked_fill_pushes_a_fresh_snapshot_to_the_accounts_group(trader, run_commits):
     _, account = trader
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"account.{account.pk}", channel)
-    run_commits(trade, account, "buy", "0.5", "open")
-    message = async_to_sync(layer.receive)(channel)
-    while not message.get("positions"):
-        message = async_to_sync(layer.receive)(channel)
+    _, message = run_and_receive(
+        [f"account.{account.pk}"],
+        lambda: run_commits(trade, account, "buy", "0.5", "open"),
+        until=lambda message: bool(message.get("positions")),
+    )
     assert message["type"] == "account.snapshot" and message["source"] == "portal"
     assert message["positions"][0]["size"] == "0.5"
 

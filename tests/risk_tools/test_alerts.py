@@ -6,14 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from apps.core.models import AuditEvent
 from apps.risk.alerts import alert_acknowledge, concentration_scan
 from apps.risk.models import Alert, ConcentrationRule
 from apps.risk.services import RiskError
 from apps.trading.models import Position, TradingAccount, Venue
+from tests.pushes import run_and_receive
 from tests.risk.support import person
 
 pytestmark = pytest.mark.django_db
@@ -30,16 +29,11 @@ def test_net_exposure_over_the_threshold_raises_one_alert_pushed_after_commit(ma
     holding("BTC", "1")
     holding("BTC", "1")  # 120,000 long at 60,000
     holding("BTC", "5", venue=Venue.PAPER)  # simulated: not the firm's capital
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("risk.alerts", channel)
-
-    raised = run_commits(concentration_scan)
+    raised, message = run_and_receive(["risk.alerts"], lambda: run_commits(concentration_scan))
 
     (alert,) = raised
     assert (alert.kind, alert.coin, alert.direction) == ("net_exposure", "BTC", "long")
     assert "120,000.00" in alert.message
-    message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "risk.alert" and message["alert"]["id"] == alert.pk
     assert run_commits(concentration_scan) == []  # still open: no second alert
 
