@@ -1,6 +1,10 @@
 """order_accept: HTTP request to committed intent, through the real REST API on daphne, at a
 steady 100 orders/s (p50 and p99 in ms). Uses its own database, removed at the end.
 
+The firm's flow, not one client's: TRADERS traders, each with an account and an API key under
+the default rate limit, take turns (100/s in all is 2/s each). One key sending 6,000 orders a
+minute would be refused by the rate limit and any rule set's order rate long before.
+
     .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60]
 """
 
@@ -22,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "propfirm_bench_orders"
+TRADERS = 50
 REDIS_DB = 14
 os.environ.update(
     DJANGO_SETTINGS_MODULE="propfirm.settings",
@@ -30,7 +35,6 @@ os.environ.update(
     CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
     CELERY_RESULT_BACKEND=f"redis://127.0.0.1:6379/{REDIS_DB}",
     STATIC_MANIFEST="false",
-    API_RATE_LIMIT="100000/min",
     CLOCK_SHARED="false",
 )
 
@@ -41,13 +45,19 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def setup() -> tuple[int, str]:
+def setup() -> list[tuple[int, str]]:
     import django
     from django.core.management import call_command
 
@@ -71,14 +81,19 @@ def setup() -> tuple[int, str]:
 
     get_redis().flushdb()
     instruments_load(payload={"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40}]})
-    user, _ = User.objects.get_or_create(email="bench@bench.test")
-    account = account_open(owner=user, starting_balance=Decimal("1000000"), key="bench-acct")
-    _, raw = api_key_create(user=user, name="bench")
-    return account.pk, raw
+    traders = []
+    for n in range(TRADERS):
+        user, _ = User.objects.get_or_create(email=f"bench{n}@bench.test")
+        account = account_open(
+            owner=user, starting_balance=Decimal("1000000"), key=f"bench-acct-{n}"
+        )
+        _, raw = api_key_create(user=user, name="bench")
+        traders.append((account.pk, raw))
+    return traders
 
 
 def run(rate: int, seconds: int) -> dict:
-    account_id, key = setup()
+    traders = setup()
     port = free_port()
     server = subprocess.Popen(
         [
@@ -115,6 +130,7 @@ def run(rate: int, seconds: int) -> dict:
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
+                account_id, key = traders[n % len(traders)]
                 body = json.dumps(
                     {
                         "account": account_id,
@@ -146,10 +162,13 @@ def run(rate: int, seconds: int) -> dict:
                         failures.append(str(response.status))
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+        cpu_start = cpu_seconds(server.pid)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        cpu = cpu_seconds(server.pid) - cpu_start
+        print(f"# daphne CPU {cpu * 1000 / total:.2f} ms an order", file=sys.stderr)
         if failures:
             print(f"{len(failures)} requests failed: {sorted(set(failures))}", file=sys.stderr)
         return {

@@ -352,10 +352,10 @@ def _after_commit(cancelled: list[Order], orders: list[Order]) -> None:
     """As order entry does after its commit: a dispatch (the worker drains the outbox in id
     order), then the events on `trading:events`, in the shape `trading.events.publish` writes
     them but in one round trip (a thousand single XADDs would hold the engine ~0.3 s)."""
-    from apps.trading.tasks import outbox_dispatch_task
+    from apps.trading.tasks import outbox_wake
 
     try:
-        outbox_dispatch_task.delay()
+        outbox_wake()
     except Exception:
         log.exception("could not queue the outbox dispatch (the 5 s outbox sweep will)")
     published = [("order.cancel_requested", o) for o in cancelled] + [

@@ -230,13 +230,6 @@ def order_submit(
     if not idempotency_key or len(idempotency_key) > 200:
         raise TradingError("An idempotency key of 1 to 200 characters is required.")
     digest = intent.request_hash()
-    order = _existing(account, idempotency_key, digest)
-    if order is not None:
-        return order
-    try:
-        intent_validate(intent, market_view.instrument(intent.coin), market_view.quote(intent.coin))
-    except IntentError as exc:
-        raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
     try:
         return _order_write(account, intent, origin, idempotency_key, digest, actor)
     except IntegrityError:
@@ -262,7 +255,11 @@ def _order_write(
     account = TradingAccount.objects.select_for_update().get(pk=account.pk)
     order = _existing(account, idempotency_key, digest)
     if order is not None:
-        return order
+        return order  # a repeat answers with the first order, whatever the market does now
+    try:
+        intent_validate(intent, market_view.instrument(intent.coin), market_view.quote(intent.coin))
+    except IntentError as exc:
+        raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
     context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
     for check in pre_submit_checks():
         refusal: Refusal | None = check(context)
@@ -296,13 +293,15 @@ def _order_write(
 
 
 def _after_commit_dispatch(order: Order, kind: str) -> None:
-    from apps.trading.tasks import outbox_dispatch_task
+    from apps.trading.tasks import outbox_wake
 
     def send():
         events.publish(kind, account=order.account_id, order=str(order.pk))
-        outbox_dispatch_task.delay()
+        outbox_wake()
 
-    transaction.on_commit(send)
+    # Robust: the order is committed whatever happens here; if Redis or the broker is down the
+    # failure is logged and the 5 s outbox sweep sends the order.
+    transaction.on_commit(send, robust=True)
 
 
 @transaction.atomic

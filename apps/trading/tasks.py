@@ -2,14 +2,38 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.redis import get_redis
 from apps.trading.models import TradingAccount
+
+# A drain of the outbox is queued at most once at a time: the first order after a drain started
+# queues the next one; a burst of orders costs one Celery message, not one each. The flag
+# expires in case its task is lost with a worker (the 5 s beat sweep drains meanwhile).
+WAKE_KEY = "trading:outbox:wake"
+WAKE_TTL = 10  # seconds
+DRAIN_LIMIT = 100
+
+
+def outbox_wake() -> None:
+    """Have a worker drain the outbox soon (after an order, a cancel or a modify commits)."""
+    redis = get_redis()
+    if not redis.set(WAKE_KEY, "1", nx=True, ex=WAKE_TTL):
+        return  # a drain is queued and has not started: it will see this message
+    try:
+        outbox_dispatch_task.delay()
+    except Exception:
+        redis.delete(WAKE_KEY)
+        raise
 
 
 @shared_task(name="apps.trading.tasks.outbox_dispatch", time_limit=120, soft_time_limit=100)
 def outbox_dispatch_task() -> int:
     from apps.trading.outbox import outbox_dispatch
 
-    return outbox_dispatch()
+    get_redis().delete(WAKE_KEY)  # from here on, a new message queues a new drain
+    settled = outbox_dispatch(limit=DRAIN_LIMIT)
+    if settled >= DRAIN_LIMIT:
+        outbox_wake()  # more may be waiting
+    return settled
 
 
 @shared_task(name="apps.trading.tasks.account_sync", time_limit=120, soft_time_limit=100)

@@ -204,6 +204,29 @@ def test_create_api_key_prints_the_key_once_on_its_last_line(service_env):
     assert client.get("/api/v1/accounts/").status_code == 200
 
 
+def test_the_rate_limit_slides_the_last_windows_requests_out_and_says_when_to_retry(
+    trader, monkeypatch
+):
+    from apps.accounts.api_auth import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    now = {"t": 600.0}  # the start of a window
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", lambda self: now["t"])
+    client = trader[0]
+
+    def get():
+        return client.get("/api/v1/positions/")
+
+    assert [get().status_code for _ in range(4)] == [200, 200, 200, 429]  # 4 counted
+    now["t"] = 660.0 + 45  # next window, a quarter of the last one still in view: 4 * 0.25 = 1
+    assert [get().status_code for _ in range(2)] == [200, 200]  # 1 + 1, 1 + 2
+    refused = get()  # 1 + 3 = 4 > 3
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 15  # once the last window's quarter slid out
+    now["t"] = 720.0 + 59  # two windows on: only the last one's 3 (of 4 counted) * 1/60
+    assert get().status_code == 200
+
+
 def test_requests_are_rate_limited_per_key(trader, monkeypatch):
     from apps.accounts.api_auth import ApiKeyRateThrottle
 

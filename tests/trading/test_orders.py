@@ -153,3 +153,23 @@ def test_a_venue_rejection_is_kept_with_the_venues_words(account):
     assert order.status == "rejected"
     assert order.reject_reason.startswith("Post only order would have immediately matched")
     assert not PaperEvent.objects.exists()
+
+
+def test_a_burst_of_orders_queues_one_outbox_drain_and_a_started_drain_lets_the_next_queue_again():
+    import redis as redis_lib
+    from django.conf import settings
+
+    from apps.core.redis import get_redis
+    from apps.trading.tasks import WAKE_KEY, outbox_dispatch_task, outbox_wake
+
+    redis = get_redis()
+    broker = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL)
+    queued = broker.llen("celery")
+    for _ in range(5):
+        outbox_wake()
+    assert broker.llen("celery") - queued == 1  # one Celery message on the real broker
+    assert redis.ttl(WAKE_KEY) > 0  # a lost drain does not silence the wake for good
+    outbox_dispatch_task.apply()  # a worker starts the drain: the flag goes first
+    assert not redis.exists(WAKE_KEY)
+    outbox_wake()
+    assert broker.llen("celery") - queued == 2
