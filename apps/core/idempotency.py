@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
 from apps.core import clock
 from apps.core.models import IdempotencyRecord
@@ -40,24 +40,37 @@ def idempotent(
             400,
         )
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    scope=scope, key=key, request_hash=digest, created_at=clock.now()
-                )
-        except IntegrityError:
+        record_id = _claim(scope, key, digest)
+        if record_id is None:
             record = IdempotencyRecord.objects.get(scope=scope, key=key)
             if record.request_hash != digest:
                 raise IdempotencyError(
                     "This Idempotency-Key was already used with a different request.",
                     "idempotency_key_reused",
                     422,
-                ) from None
+                )
             return record.status_code, record.response, True
         status, body = run()
         if status >= 500 or status == 429:
             transaction.set_rollback(True)  # nothing stored: the client may retry the key
         else:
-            record.status_code, record.response = status, body
-            record.save(update_fields=["status_code", "response"])
+            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
         return status, body, False
+
+
+def _claim(scope: str, key: str, digest: str) -> int | None:
+    """Insert the key's record and return its id, or None when the key is already recorded.
+
+    One statement, no savepoint: a concurrent first request's uncommitted insert makes this
+    one wait on the unique index; once that commits there is nothing to insert (None), once it
+    rolls back this insert goes ahead.
+    """
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, key, request_hash, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            [scope, key, digest, clock.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core import clock
@@ -207,13 +207,6 @@ def account_set_state(
 # --- order entry -----------------------------------------------------------------------------
 
 
-def _existing(account: TradingAccount, idempotency_key: str, digest: str) -> Order | None:
-    order = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
-    if order is not None and order.request_hash != digest:
-        raise IdempotencyConflict()
-    return order
-
-
 def order_submit(
     *,
     account: TradingAccount,
@@ -230,17 +223,12 @@ def order_submit(
     if not idempotency_key or len(idempotency_key) > 200:
         raise TradingError("An idempotency key of 1 to 200 characters is required.")
     digest = intent.request_hash()
-    try:
-        return _order_write(account, intent, origin, idempotency_key, digest, actor)
-    except IntegrityError:
-        # A concurrent submission with the same key won the race: answer with its order.
-        order = _existing(account, idempotency_key, digest)
-        if order is None:
-            raise
-        return order
+    order, refusal = _order_write(account, intent, origin, idempotency_key, digest, actor)
+    if refusal is not None:
+        raise refusal
+    return order
 
 
-@transaction.atomic  # a savepoint: a refusal inside must not spoil a caller's transaction
 def _order_write(
     account: TradingAccount,
     intent: OrderIntent,
@@ -248,23 +236,46 @@ def _order_write(
     idempotency_key: str,
     digest: str,
     actor: User | None,
+) -> tuple[Order | None, TradingError | None]:
+    """(the order, None), or (None, why it was refused) with nothing written.
+
+    No savepoint: a refusal is returned, not raised inside the transaction, so a caller's
+    transaction stays usable (the API stores the refusal under its Idempotency-Key). Two
+    submissions of one key cannot both insert: each takes the account row first and looks for
+    the key under it.
+    """
+    with transaction.atomic(savepoint=False):
+        # The account row stays locked from the checks to the commit: a state change (a
+        # breach's HALTED, a risk manager's SUSPENDED) either commits first, and the checks see
+        # it, or waits for this order, which its enforcement then finds and cancels.
+        account = TradingAccount.objects.select_for_update().get(pk=account.pk)
+        order = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+        if order is not None:
+            if order.request_hash != digest:
+                return None, IdempotencyConflict()
+            return order, None  # a repeat answers with the first order, whatever the market does
+        try:
+            intent_validate(
+                intent, market_view.instrument(intent.coin), market_view.quote(intent.coin)
+            )
+        except IntentError as exc:
+            return None, OrderRefused(exc.message, code=exc.code, field=exc.field)
+        context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
+        for check in pre_submit_checks():
+            refusal: Refusal | None = check(context)
+            if refusal is not None:
+                return None, OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
+        return _order_insert(account, intent, origin, idempotency_key, digest, actor), None
+
+
+def _order_insert(
+    account: TradingAccount,
+    intent: OrderIntent,
+    origin: str,
+    idempotency_key: str,
+    digest: str,
+    actor: User | None,
 ) -> Order:
-    # The account row stays locked from the checks to the commit: a state change (a breach's
-    # HALTED, a risk manager's SUSPENDED) either commits first, and the checks see it, or
-    # waits for this order, which its enforcement then finds and cancels.
-    account = TradingAccount.objects.select_for_update().get(pk=account.pk)
-    order = _existing(account, idempotency_key, digest)
-    if order is not None:
-        return order  # a repeat answers with the first order, whatever the market does now
-    try:
-        intent_validate(intent, market_view.instrument(intent.coin), market_view.quote(intent.coin))
-    except IntentError as exc:
-        raise OrderRefused(exc.message, code=exc.code, field=exc.field) from None
-    context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
-    for check in pre_submit_checks():
-        refusal: Refusal | None = check(context)
-        if refusal is not None:
-            raise OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
     order = Order.objects.create(
         account=account,
         origin=origin,
