@@ -5,8 +5,8 @@ nothing is to be kept for a socket that is not there, which is what Redis pub/su
 daphne process holds one subscription connection and hands a group's message to its local
 sockets, so a send is one PUBLISH, whatever the number of processes.
 
-`group_send_many` publishes many groups' messages in one pipelined round trip: the risk engine
-pushes a snapshot per account per frame (apps/risk/push.py), thousands at a time.
+`group_send_many` publishes many groups' messages in one round trip: the risk engine pushes a
+snapshot per account per frame (apps/risk/push.py), thousands at a time.
 """
 
 from __future__ import annotations
@@ -16,26 +16,36 @@ from collections.abc import Iterable, Mapping
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+# One script call publishes a whole batch: ARGV holds channel, payload, channel, payload, …
+# A pipeline of PUBLISH commands costs the sender a reply to read and parse per message, which
+# was most of the engine's pusher time at 2,000 snapshots a frame (bench/ws_fanout.py); the
+# script answers once. Redis runs it atomically, so messages keep their order per channel.
+PUBLISH_MANY = """
+for i = 1, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
+return #ARGV / 2
+"""
+
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
     async def group_send_many(self, items: Iterable[tuple[str, Mapping]]) -> int:
-        """Publish each (group, message) pair, one pipeline per Redis host; returns the count.
+        """Publish each (group, message) pair, one script call per Redis host; returns the count.
 
-        Uses the loop layer's own shard connections (channels_redis 4.3, pinned): the same
-        client `group_send` publishes through, so ordering per group is kept.
+        Uses the loop layer's own shard connections (channels_redis 4.3, pinned): the client
+        `group_send` publishes through, under the same lock, so ordering per group is kept.
         """
         layer = self._get_layer()
-        by_shard: dict[object, list[tuple[str, bytes]]] = defaultdict(list)
+        by_shard: dict[object, list[bytes | str]] = defaultdict(list)
         for group, message in items:
             name = layer._get_group_channel_name(group)
-            by_shard[layer._get_shard(name)].append((name, self.serialize(dict(message))))
+            by_shard[layer._get_shard(name)] += (name, self.serialize(dict(message)))
         count = 0
-        for shard, pairs in by_shard.items():
+        for shard, args in by_shard.items():
             async with shard._lock:
                 shard._ensure_redis()
-                async with shard._redis.pipeline(transaction=False) as pipe:
-                    for name, data in pairs:
-                        pipe.publish(name, data)
-                    await pipe.execute()
-            count += len(pairs)
+                script = getattr(shard, "_publish_many", None)
+                if script is None:
+                    script = shard._publish_many = shard._redis.register_script(PUBLISH_MANY)
+                count += int(await script(keys=[], args=args))
         return count

@@ -4,6 +4,8 @@ on the real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -143,3 +145,61 @@ def test_a_message_of_an_unknown_type_is_an_error_naming_it():
             await communicator.wait(5)
 
     async_to_sync(scenario)()
+
+
+def test_a_batch_larger_than_one_script_call_keeps_every_groups_order():
+    async def scenario():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for n in range(5):
+            await layer.group_add(f"t.order.{n}", channel)
+        # 5 groups × 200 messages, interleaved, in one call: each group's come out in order.
+        sent = await layer.group_send_many(
+            (f"t.order.{i % 5}", {"type": "x", "g": i % 5, "n": i // 5}) for i in range(1000)
+        )
+        got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(1000)]
+        await layer.flush()
+        return sent, got
+
+    sent, got = async_to_sync(scenario)()
+    assert sent == 1000
+    for group in range(5):
+        assert [m["n"] for m in got if m["g"] == group] == list(range(200))
+
+
+def test_a_live_consumer_sends_decimals_and_nested_snapshots_as_json():
+    class Snapshot(LiveConsumer):
+        async def connect(self):
+            await self.accept()
+            await self.send_json(
+                {"balance": Decimal("100000.50"), "positions": [{"coin": "BTC", "size": "1.5"}]}
+            )
+
+    async def scenario():
+        communicator = WebsocketCommunicator(Snapshot.as_asgi(), "/ws/t/")
+        assert (await communicator.connect())[0]
+        raw = await communicator.receive_from(5)
+        await communicator.disconnect()
+        return raw
+
+    raw = async_to_sync(scenario)()
+    assert json.loads(raw) == {
+        "balance": "100000.50",
+        "positions": [{"coin": "BTC", "size": "1.5"}],
+    }
+
+
+def test_a_live_consumer_refuses_what_json_cannot_carry_by_naming_its_type():
+    with pytest.raises(TypeError, match="not JSON serializable: set"):
+        async_to_sync(LiveConsumer.encode_json)({"x": {1, 2}})
+
+
+def test_daphnes_websocket_frames_skip_autobahns_debug_colouring():
+    from autobahn.websocket import protocol
+
+    import propfirm.asgi  # noqa: F401  (the entry point applies it)
+
+    assert protocol.hltype(protocol.WebSocketProtocol.sendData) is (
+        protocol.WebSocketProtocol.sendData
+    )
+    assert protocol.hlval(12) == 12
