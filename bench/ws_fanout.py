@@ -136,7 +136,9 @@ def _application():
 
 if os.environ.get("BENCH_WS_ASGI"):
     application = _application()
-    gc.freeze()  # as propfirm/asgi.py does
+    from apps.core.websocket_server import gc_settle
+
+    gc_settle()  # as propfirm/asgi.py does
 
 
 def percentile(values: list[float], pct: float) -> float:

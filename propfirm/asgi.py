@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -14,7 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.core.websocket_server import autobahn_quiet_debug_helpers  # noqa: E402
+from apps.core.websocket_server import autobahn_quiet_debug_helpers, gc_settle  # noqa: E402
 from propfirm.routing import websocket_urlpatterns  # noqa: E402
 
 autobahn_quiet_debug_helpers()
@@ -28,6 +27,4 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Everything loaded so far lives as long as the process: it is kept out of the collector's
-# full passes, which otherwise stall every open socket (bench/ws_fanout.py).
-gc.freeze()
+gc_settle()  # after everything start-up loads (apps/core/websocket_server.py)

@@ -11,10 +11,15 @@ snapshot per account per frame (apps/risk/push.py), thousands at a time.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
+
+log = logging.getLogger(__name__)
 
 # One script call publishes a whole batch: ARGV holds channel, payload, channel, payload, …
 # A pipeline of PUBLISH commands costs the sender a reply to read and parse per message, which
@@ -28,7 +33,35 @@ return #ARGV / 2
 """
 
 
+async def _receive_blocking(shard) -> None:
+    """A shard's reader (in place of channels_redis's `_do_receiving`): it blocks on the
+    subscription connection until a message arrives, where the library's polls with a 0.1 s
+    timeout per message (a timer set and cancelled for each of thousands a second). Errors
+    are handled as the library's: redis-py reconnects and subscribes again inside
+    `parse_response`; anything else is logged and retried after a second."""
+    while True:
+        try:
+            pubsub = shard._pubsub
+            if pubsub is not None and pubsub.subscribed:
+                response = await pubsub.parse_response(block=True)
+                shard._receive_message(await pubsub.handle_message(response, True))
+            else:
+                await asyncio.sleep(0.1)
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except BaseException:
+            log.exception("Unexpected exception in the channel layer's receive task")
+            await asyncio.sleep(1)
+
+
 class PubSubChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self):
+        layer = super()._get_layer()
+        for shard in layer._shards:
+            if shard.__dict__.get("_do_receiving") is None:
+                shard._do_receiving = functools.partial(_receive_blocking, shard)
+        return layer
+
     async def group_send_many(self, items: Iterable[tuple[str, Mapping]]) -> int:
         """Publish each (group, message) pair, one script call per Redis host; returns the count.
 

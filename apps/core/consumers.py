@@ -45,7 +45,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
-            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            # The pub/sub layer answers through a per-loop layer behind a proxy coroutine;
+            # reading that layer directly saves a coroutine and a look-up on every message.
+            layer = getattr(self.channel_layer, "_get_layer", None)
+            receiver = layer() if layer is not None else self.channel_layer
+            self.channel_receive = functools.partial(receiver.receive, self.channel_name)
             sources.append(self.channel_receive)
         inbox: asyncio.Queue = asyncio.Queue()
 

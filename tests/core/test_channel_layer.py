@@ -194,6 +194,17 @@ def test_a_live_consumer_refuses_what_json_cannot_carry_by_naming_its_type():
         async_to_sync(LiveConsumer.encode_json)({"x": {1, 2}})
 
 
+def test_the_web_process_freezes_start_up_and_makes_full_collections_rare():
+    import gc
+
+    import propfirm.asgi  # noqa: F401  (the entry point settles the collector)
+    from apps.core.websocket_server import GC_THRESHOLDS
+
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert GC_THRESHOLDS[2] > 10  # Python's default makes a full pass ten times as often
+    assert gc.get_freeze_count() > 0
+
+
 def test_daphnes_websocket_frames_skip_autobahns_debug_colouring():
     from autobahn.websocket import protocol
 
@@ -203,3 +214,29 @@ def test_daphnes_websocket_frames_skip_autobahns_debug_colouring():
         protocol.WebSocketProtocol.sendData
     )
     assert protocol.hlval(12) == 12
+
+
+def test_the_layers_reader_subscribes_again_after_redis_drops_its_connection():
+    async def scenario():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("t.drop", channel)
+        await layer.group_send("t.drop", {"type": "x", "n": 1})
+        first = await asyncio.wait_for(layer.receive(channel), 5)
+        from apps.core.redis import get_redis
+
+        killed = await asyncio.to_thread(get_redis().client_kill_filter, _type="pubsub")
+        got = None
+        for n in range(2, 60):  # until the reader has reconnected and subscribed again
+            await layer.group_send("t.drop", {"type": "x", "n": n})
+            try:
+                got = await asyncio.wait_for(layer.receive(channel), 0.25)
+                break
+            except TimeoutError:
+                continue
+        await layer.flush()
+        return first["n"], killed, got
+
+    first, killed, got = async_to_sync(scenario)()
+    assert first == 1 and killed >= 1
+    assert got is not None and got["n"] >= 2
