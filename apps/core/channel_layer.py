@@ -18,6 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,14 @@ return #ARGV / 2
 async def _receive_blocking(shard) -> None:
     """A shard's reader (in place of channels_redis's `_do_receiving`): it blocks on the
     subscription connection until a message arrives, where the library's polls with a 0.1 s
-    timeout per message (a timer set and cancelled for each of thousands a second). Errors
-    are handled as the library's: redis-py reconnects and subscribes again inside
-    `parse_response`; anything else is logged and retried after a second."""
+    timeout per message (a timer set and cancelled for each of thousands a second).
+
+    When Redis drops the connection the reader closes its end and reads again: redis-py then
+    connects anew and its connect callback subscribes to every channel again. Pushes sent
+    while it was away are lost, as pub/sub promises (the next snapshot replaces them)."""
     while True:
+        pubsub = shard._pubsub
         try:
-            pubsub = shard._pubsub
             if pubsub is not None and pubsub.subscribed:
                 response = await pubsub.parse_response(block=True)
                 shard._receive_message(await pubsub.handle_message(response, True))
@@ -49,6 +53,11 @@ async def _receive_blocking(shard) -> None:
                 await asyncio.sleep(0.1)
         except (asyncio.CancelledError, GeneratorExit):
             raise
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning("channel layer: Redis connection lost (%s); subscribing again", exc)
+            if pubsub is not None and pubsub.connection is not None:
+                await pubsub.connection.disconnect()
+            await asyncio.sleep(0.2)
         except BaseException:
             log.exception("Unexpected exception in the channel layer's receive task")
             await asyncio.sleep(1)
