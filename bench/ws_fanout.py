@@ -113,9 +113,6 @@ def _application():
     from django.urls import path
 
     from apps.core.consumers import LiveConsumer
-    from apps.core.websocket_server import autobahn_quiet_debug_helpers
-
-    autobahn_quiet_debug_helpers()  # as propfirm/asgi.py does
 
     class BenchSnapshotConsumer(LiveConsumer):  # the base of the project's consumers
         async def connect(self):

@@ -13,10 +13,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.core.websocket_server import autobahn_quiet_debug_helpers, gc_settle  # noqa: E402
+from apps.core.websocket_server import gc_settle  # noqa: E402
 from propfirm.routing import websocket_urlpatterns  # noqa: E402
-
-autobahn_quiet_debug_helpers()
 
 application = ProtocolTypeRouter(
     {

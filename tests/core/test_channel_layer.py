@@ -205,17 +205,6 @@ def test_the_web_process_freezes_start_up_and_makes_full_collections_rare():
     assert gc.get_freeze_count() > 0
 
 
-def test_daphnes_websocket_frames_skip_autobahns_debug_colouring():
-    from autobahn.websocket import protocol
-
-    import propfirm.asgi  # noqa: F401  (the entry point applies it)
-
-    assert protocol.hltype(protocol.WebSocketProtocol.sendData) is (
-        protocol.WebSocketProtocol.sendData
-    )
-    assert protocol.hlval(12) == 12
-
-
 def test_the_layers_reader_subscribes_again_after_redis_drops_its_connection():
     async def scenario():
         layer = get_channel_layer()
