@@ -66,9 +66,10 @@ async def _receive_blocking(shard) -> None:
 class PubSubChannelLayer(RedisPubSubChannelLayer):
     def _get_layer(self):
         layer = super()._get_layer()
-        for shard in layer._shards:
-            if shard.__dict__.get("_do_receiving") is None:
+        if not getattr(layer, "_reads_blocking", False):  # once per event loop's layer
+            for shard in layer._shards:
                 shard._do_receiving = functools.partial(_receive_blocking, shard)
+            layer._reads_blocking = True
         return layer
 
     async def group_send_many(self, items: Iterable[tuple[str, Mapping]]) -> int:

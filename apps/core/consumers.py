@@ -23,7 +23,7 @@ class _Failed:
 def _json_default(value):
     if isinstance(value, Decimal):
         return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    raise TypeError  # orjson names the type in its own error
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):

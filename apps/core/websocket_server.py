@@ -3,6 +3,8 @@ Called by the ASGI entry point once everything is loaded."""
 
 from __future__ import annotations
 
+import gc
+
 # The collector's generation thresholds for a web process (gen 0, 1, 2): Python's defaults
 # are 700, 10, 10.
 GC_THRESHOLDS = (700, 10, 100)
@@ -17,7 +19,5 @@ def gc_settle() -> None:
     every 12 s with 1,000 sockets and found nothing to free: each pause delayed every push of
     that second (bench/ws_fanout.py). With the third threshold at 100 instead of 10 a full
     pass comes ten times less often; young garbage is still collected as before."""
-    import gc
-
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
