@@ -5,7 +5,7 @@ The firm's flow, not one client's: TRADERS traders, each with an account and an 
 the default rate limit, take turns (100/s in all is 2/s each). One key sending 6,000 orders a
 minute would be refused by the rate limit and any rule set's order rate long before.
 
-    .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60]
+    .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60] [--servers 2]
 """
 
 from __future__ import annotations
@@ -92,30 +92,36 @@ def setup() -> list[tuple[int, str]]:
     return traders
 
 
-def run(rate: int, seconds: int) -> dict:
+def run(rate: int, seconds: int, servers: int) -> dict:
     traders = setup()
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "propfirm.asgi:application",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=open("/tmp/bench-daphne.log", "w"),  # noqa: SIM115
-    )
+    ports = [free_port() for _ in range(servers)]
+    # One daphne per core, the clients' connections spread over them as a load balancer would
+    # (DESIGN.md, "Scale": more daphne processes behind a load balancer).
+    daphnes = [
+        subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "propfirm.asgi:application",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=open(f"/tmp/bench-daphne-{n}.log", "w"),  # noqa: SIM115
+        )
+        for n, port in enumerate(ports)
+    ]
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        for port in ports:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
         # The first two seconds warm the server (its connection pool grows, first-use code
         # paths load) and are not counted: the target is the steady flow's.
         warmup = rate * 2
@@ -127,7 +133,7 @@ def run(rate: int, seconds: int) -> dict:
         workers = 8
 
         def worker(index: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = http.client.HTTPConnection("127.0.0.1", ports[index % servers], timeout=10)
             for n in range(index, total, workers):
                 due = start + n / rate  # a steady schedule, not as fast as possible
                 delay = due - time.perf_counter()
@@ -168,11 +174,12 @@ def run(rate: int, seconds: int) -> dict:
         for t in threads:
             t.start()
         time.sleep(max(0.0, start + warmup / rate - time.perf_counter()))
-        cpu_start = cpu_seconds(server.pid)
+        cpu_start = sum(cpu_seconds(d.pid) for d in daphnes)
         for t in threads:
             t.join()
-        cpu = cpu_seconds(server.pid) - cpu_start
-        print(f"# daphne CPU {cpu * 1000 / (total - warmup):.2f} ms an order", file=sys.stderr)
+        cpu = sum(cpu_seconds(d.pid) for d in daphnes) - cpu_start
+        per_order = cpu * 1000 / (total - warmup)
+        print(f"# daphne CPU {per_order:.2f} ms an order (all servers)", file=sys.stderr)
         if failures:
             print(f"{len(failures)} requests failed: {sorted(set(failures))}", file=sys.stderr)
         return {
@@ -182,10 +189,13 @@ def run(rate: int, seconds: int) -> dict:
             "unit": "ms",
             "target_p99": 15,
             "n": len(latencies),
+            "servers": servers,
         }
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for daphne in daphnes:
+            daphne.terminate()
+        for daphne in daphnes:
+            daphne.wait(timeout=10)
         from django.db import connections
 
         connections.close_all()
@@ -200,8 +210,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument(
+        "--servers", type=int, default=2, help="daphne processes, one per core (default 2)"
+    )
     args = parser.parse_args()
-    result = run(args.rate, 10 if args.quick else args.seconds)
+    result = run(args.rate, 10 if args.quick else args.seconds, args.servers)
     print(json.dumps(result))
 
 

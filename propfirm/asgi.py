@@ -12,13 +12,18 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from apps.core.asgi_http import ApiRouter, OneHopASGIHandler  # noqa: E402
 from apps.core.websocket_server import gc_settle  # noqa: E402
 from propfirm.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The REST API in one thread hop a request (apps/core/asgi_http.py), the rest as usual.
+        "http": ApiRouter(
+            api=OneHopASGIHandler(threads=settings.HTTP_THREADS), default=django_asgi_app
+        ),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.challenges.models import (
@@ -21,6 +22,7 @@ from apps.challenges.models import (
     Status,
     pct,
 )
+from apps.core import rows
 
 _PHASES = Prefetch(
     "phases", queryset=PlanPhase.objects.select_related("ruleset").order_by("number")
@@ -229,12 +231,17 @@ def account_limits(trading_account) -> dict | None:
     an account no rule set governs."""
     from apps.challenges.models_lifecycle import EvaluatedAccount
 
-    evaluated = (
-        EvaluatedAccount.objects.filter(trading_account_id=trading_account.pk)
-        .select_related("ruleset")
-        .first()
-    )
-    return evaluated.ruleset.to_limits_json() if evaluated else None
+    # Asked on every order (the gate): SQL built once, not compiled by the ORM each time.
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {rows.columns(RuleSet, 'r')} FROM {quote(RuleSet._meta.db_table)} r "
+            f"JOIN {quote(EvaluatedAccount._meta.db_table)} e ON e.ruleset_id = r.id "
+            "WHERE e.trading_account_id = %s",
+            [trading_account.pk],
+        )
+        row = cursor.fetchone()
+    return rows.instance(RuleSet, row).to_limits_json() if row else None
 
 
 def scenario_export(account) -> dict:

@@ -54,7 +54,7 @@ def idempotent(
         if status >= 500 or status == 429:
             transaction.set_rollback(True)  # nothing stored: the client may retry the key
         else:
-            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
+            _store(record_id, status, body)
         return status, body, False
 
 
@@ -74,3 +74,14 @@ def _claim(scope: str, key: str, digest: str) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _store(record_id: int, status: int, body: dict) -> None:
+    """The answer, on the key's record (one statement, no query to compile)."""
+    table = IdempotencyRecord._meta.db_table
+    response = IdempotencyRecord._meta.get_field("response").get_db_prep_save(body, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status_code = %s, response = %s WHERE id = %s",
+            [status, response, record_id],
+        )

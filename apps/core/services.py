@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 
-from apps.core import clock
+from apps.core import clock, rows
 from apps.core.audit import GENESIS, event_hash, jsonable
 from apps.core.models import AuditEvent
 
@@ -35,36 +35,26 @@ def audit_record(
     different accounts or people never wait for one another.
     """
     subject_type, subject_id = subject_key(subject)
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
+        # Two statements in one round trip, the second with its own snapshot, taken once the
+        # lock is held: it sees the chain's last committed event.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"{subject_type}:{subject_id}"],
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
+            f"SELECT seq, hash FROM {table} WHERE subject_type = %s AND subject_id = %s "
+            "ORDER BY seq DESC LIMIT 1",
+            [f"{subject_type}:{subject_id}", subject_type, subject_id],
         )
-    last = (
-        AuditEvent.objects.filter(subject_type=subject_type, subject_id=subject_id)
-        .order_by("-seq")
-        .values("seq", "hash")
-        .first()
-    )
-    seq = last["seq"] + 1 if last else 1
-    prev_hash = last["hash"] if last else GENESIS
+        cursor.nextset()
+        last = cursor.fetchone()
+    seq = last[0] + 1 if last else 1
+    prev_hash = last[1] if last else GENESIS
     before_json, after_json = jsonable(before), jsonable(after)
     actor_id = actor.pk if actor is not None else None
     label = actor_label or ("" if actor is not None else "system")
     at = clock.now()
-    return AuditEvent.objects.create(
-        subject_type=subject_type,
-        subject_id=subject_id,
-        seq=seq,
-        action=action,
-        actor_id=actor_id,
-        actor_label=label,
-        before=before_json,
-        after=after_json,
-        personal=jsonable(personal or {}),
-        at=at,
-        prev_hash=prev_hash,
-        hash=event_hash(
+    return rows.insert(
+        AuditEvent(
             subject_type=subject_type,
             subject_id=subject_id,
             seq=seq,
@@ -73,9 +63,22 @@ def audit_record(
             actor_label=label,
             before=before_json,
             after=after_json,
+            personal=jsonable(personal or {}),
             at=at,
             prev_hash=prev_hash,
-        ),
+            hash=event_hash(
+                subject_type=subject_type,
+                subject_id=subject_id,
+                seq=seq,
+                action=action,
+                actor_id=actor_id,
+                actor_label=label,
+                before=before_json,
+                after=after_json,
+                at=at,
+                prev_hash=prev_hash,
+            ),
+        )
     )
 
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import ApiKey
+from apps.core import rows
 from apps.core.idempotency import IdempotencyError, idempotent, request_hash
 from apps.market.selectors import candles, instruments_active
 from apps.trading.models import Order, TradingAccount
@@ -148,7 +149,8 @@ def _own_account(request, account_id) -> TradingAccount:
         pk = int(account_id)
     except (TypeError, ValueError):
         raise ValidationError({"account": ["Give the account's id (a number)."]}) from None
-    account = accounts_of(request.user).filter(pk=pk).first()
+    # One query with SQL built once: every order and cancel asks it (apps/core/rows.py).
+    account = rows.select(TradingAccount, "id = %s AND owner_id = %s", [pk, request.user.pk])
     if account is None:
         raise ValidationError({"account": [f"You have no account {pk}."]})
     return account

@@ -66,6 +66,9 @@ class SubmitContext:
     now: datetime
     # For a modify: the order the intent replaces (checks leave it out of open-order counts).
     replaces: object | None = None
+    # The latest marks by coin, as order entry read them to validate the intent (one read of
+    # the latest frame for every check); None when the caller read none.
+    quotes: dict | None = None
 
 
 @dataclass(frozen=True)

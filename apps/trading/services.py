@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from apps.accounts.models import User
-from apps.core import clock
+from apps.core import clock, rows
 from apps.core.money import quantize
 from apps.core.services import audit_record
 from apps.trading import events, market_view
@@ -248,19 +248,26 @@ def _order_write(
         # The account row stays locked from the checks to the commit: a state change (a
         # breach's HALTED, a risk manager's SUSPENDED) either commits first, and the checks see
         # it, or waits for this order, which its enforcement then finds and cancels.
-        account = TradingAccount.objects.select_for_update().get(pk=account.pk)
-        order = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+        # Rows by SQL built once (apps/core/rows.py): this is the REST API's hot path.
+        locked = rows.select(TradingAccount, "id = %s", [account.pk], for_update=True)
+        if locked is None:
+            raise TradingAccount.DoesNotExist(f"No trading account {account.pk}.")
+        account = locked
+        order = rows.select(
+            Order, "account_id = %s AND idempotency_key = %s", [account.pk, idempotency_key]
+        )
         if order is not None:
             if order.request_hash != digest:
                 return None, IdempotencyConflict()
             return order, None  # a repeat answers with the first order, whatever the market does
+        quotes = market_view.quotes()
         try:
-            intent_validate(
-                intent, market_view.instrument(intent.coin), market_view.quote(intent.coin)
-            )
+            intent_validate(intent, market_view.instrument(intent.coin), quotes.get(intent.coin))
         except IntentError as exc:
             return None, OrderRefused(exc.message, code=exc.code, field=exc.field)
-        context = SubmitContext(account=account, intent=intent, origin=origin, now=clock.now())
+        context = SubmitContext(
+            account=account, intent=intent, origin=origin, now=clock.now(), quotes=quotes
+        )
         for check in pre_submit_checks():
             refusal: Refusal | None = check(context)
             if refusal is not None:
@@ -276,7 +283,7 @@ def _order_insert(
     digest: str,
     actor: User | None,
 ) -> Order:
-    order = Order.objects.create(
+    order = Order(
         account=account,
         origin=origin,
         idempotency_key=idempotency_key,
@@ -292,7 +299,8 @@ def _order_insert(
         reduce_only=intent.reduce_only,
         actor=actor,
     )
-    OutboxMessage.objects.create(order=order, action=OutboxMessage.Action.PLACE)
+    rows.insert(order)
+    rows.insert(OutboxMessage(order=order, action=OutboxMessage.Action.PLACE))
     audit_record(
         action="order.submit",
         subject=account,

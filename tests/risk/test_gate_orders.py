@@ -347,7 +347,9 @@ def test_an_override_on_an_account_without_a_rule_set_applies(unruled, risk_mana
 # --- what it costs ------------------------------------------------------------------------------
 
 
-def test_the_gate_makes_four_queries_per_order(long_btc, risk_manager, django_assert_num_queries):
+def test_the_gate_reads_in_two_round_trips_per_order(
+    long_btc, risk_manager, django_assert_num_queries
+):
     limit_override_set(
         account=long_btc, field="max_order_qty", value="5", reason="cap", actor=risk_manager
     )
@@ -365,5 +367,7 @@ def test_the_gate_makes_four_queries_per_order(long_btc, risk_manager, django_as
         now=clock.now(),
     )
     assert gate_check(context) is None  # warms trading's instrument cache (30 s)
-    with django_assert_num_queries(4):
+    # Four queries: the order counts, positions and overrides in one round trip, the limits.
+    with django_assert_num_queries(2) as captured:
         assert gate_check(context) is None
+    assert captured.captured_queries[0]["sql"].count("SELECT") == 3

@@ -1,0 +1,80 @@
+"""Django's HTTP handling for the trader REST API under daphne, in one thread hop a request.
+
+Django's own ASGI handler runs a sync project (every middleware and view here is sync) by
+hopping between daphne's event loop and worker threads several times a request: the
+request_started signal, the middleware chain, back to the loop between a sync middleware and
+the view, the view, the response's close. Each request gets a new thread, and with it a new
+database wrapper. Measured on this 2-core machine, that machinery cost about 3 ms of CPU a
+request, more than the API's own work (bench/order_accept.py).
+
+This handler reads the body on the loop, then runs the whole of Django's sync path (signals,
+the project's full middleware chain, the view, the response's close) in one call on a fixed
+pool of threads, as a threaded WSGI server would, and sends the rendered response from the
+loop. Each pool thread keeps its database wrapper; its connection still goes back to the
+connection pool at the end of every request (request_finished), as before.
+
+Only what it can serve whole goes through it: `ApiRouter` sends paths under `/api/v1/`
+here and everything else (pages, the admin, static files, streamed downloads) to Django's
+ASGI handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import BaseHandler
+from django.urls import set_script_prefix
+
+
+class OneHopASGIHandler(ASGIHandler):
+    """Django's ASGI handler with the sync middleware chain, run in one pool thread a request."""
+
+    def __init__(self, *, threads: int):
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django serves only HTTP here, not {scope['type']}.")
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            response = await loop.run_in_executor(self.executor, self._respond, scope, body_file)
+            with contextlib.suppress(asyncio.CancelledError):  # the client went away
+                await self.send_response(response, send)
+            if response.streaming:
+                await loop.run_in_executor(self.executor, response.close)
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file):
+        """The sync path, in a pool thread: what a WSGI server's thread would do."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+        if not response.streaming:
+            response.close()  # request_finished: this thread's connections are released
+        return response
+
+
+class ApiRouter:
+    """HTTP under `prefix` to the one-hop handler, everything else to Django's ASGI handler."""
+
+    def __init__(self, *, api, default, prefix: str = "/api/v1/"):
+        self.api, self.default, self.prefix = api, default, prefix
+
+    async def __call__(self, scope, receive, send):
+        app = self.api if scope.get("path", "").startswith(self.prefix) else self.default
+        await app(scope, receive, send)
