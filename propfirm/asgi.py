@@ -16,6 +16,7 @@ from django.conf import settings  # noqa: E402
 
 from apps.core.asgi_http import ApiRouter, OneHopASGIHandler  # noqa: E402
 from apps.core.websocket_server import gc_settle  # noqa: E402
+from propfirm.celery import producer_warm  # noqa: E402
 from propfirm.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -30,4 +31,5 @@ application = ProtocolTypeRouter(
     }
 )
 
+producer_warm()  # the first order of this process does not pay for the broker connection
 gc_settle()  # after everything start-up loads (apps/core/websocket_server.py)

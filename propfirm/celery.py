@@ -69,3 +69,19 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=2, minute=15),
     },
 }
+
+
+def producer_warm() -> None:
+    """Load the publishing side and open the broker connection now, not on the first task a
+    request queues (about 40 ms of CPU in a fresh process, every request of that process waiting
+    behind it). Called by the web process at start; a broker that is down is only logged:
+    tasks connect again when it is back."""
+    import logging
+
+    try:
+        app.finalize(auto=True)  # every app's tasks module, imported now
+        app.amqp.router  # noqa: B018 - built on first use
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("broker not reachable at start: %s", exc)

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import ApiKey
 from apps.core import rows
+from apps.core.api import PlainSerializer
 from apps.core.idempotency import IdempotencyError, idempotent, request_hash
 from apps.market.selectors import candles, instruments_active
 from apps.trading.models import Order, TradingAccount
@@ -34,7 +35,7 @@ D = {"max_digits": 30, "decimal_places": 10, "coerce_to_string": True}
 # --- serializers ------------------------------------------------------------------------------
 
 
-class AccountOut(serializers.Serializer):
+class AccountOut(PlainSerializer):
     id = serializers.IntegerField()
     label = serializers.CharField()
     venue = serializers.CharField()
@@ -46,7 +47,7 @@ class AccountOut(serializers.Serializer):
     unrealized_pnl = serializers.DecimalField(**D)
 
 
-class PositionOut(serializers.Serializer):
+class PositionOut(PlainSerializer):
     account = serializers.IntegerField(source="account_id")
     coin = serializers.CharField()
     size = serializers.DecimalField(**D)
@@ -54,7 +55,7 @@ class PositionOut(serializers.Serializer):
     realized_pnl = serializers.DecimalField(**D)
 
 
-class OrderOut(serializers.Serializer):
+class OrderOut(PlainSerializer):
     # A plain Serializer: a ModelSerializer rebuilds its fields on every call, which costs
     # more than the order's own database work on the hot path.
     id = serializers.UUIDField()
@@ -77,7 +78,7 @@ class OrderOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class OrderIn(serializers.Serializer):
+class OrderIn(PlainSerializer):
     account = serializers.IntegerField()
     coin = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=["buy", "sell"])
@@ -96,13 +97,13 @@ class OrderIn(serializers.Serializer):
     )
 
 
-class OrderChange(serializers.Serializer):
+class OrderChange(PlainSerializer):
     size = serializers.DecimalField(max_digits=30, decimal_places=10, required=False)
     price = serializers.DecimalField(max_digits=30, decimal_places=10, required=False)
     trigger_price = serializers.DecimalField(max_digits=30, decimal_places=10, required=False)
 
 
-class FillOut(serializers.Serializer):
+class FillOut(PlainSerializer):
     id = serializers.IntegerField()
     account = serializers.IntegerField(source="account_id")
     order = serializers.UUIDField(source="order_id", allow_null=True)
@@ -116,7 +117,7 @@ class FillOut(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-class LedgerOut(serializers.Serializer):
+class LedgerOut(PlainSerializer):
     id = serializers.IntegerField()
     account = serializers.IntegerField(source="account_id")
     kind = serializers.CharField()
@@ -126,14 +127,14 @@ class LedgerOut(serializers.Serializer):
     memo = serializers.CharField()
 
 
-class InstrumentOut(serializers.Serializer):
+class InstrumentOut(PlainSerializer):
     coin = serializers.CharField()
     sz_decimals = serializers.IntegerField()
     max_leverage = serializers.IntegerField()
     only_isolated = serializers.BooleanField()
 
 
-class CandleOut(serializers.Serializer):
+class CandleOut(PlainSerializer):
     start = serializers.DateTimeField()
     open = serializers.DecimalField(**D)
     high = serializers.DecimalField(**D)

@@ -315,8 +315,12 @@ def _after_commit_dispatch(order: Order, kind: str) -> None:
     from apps.trading.tasks import outbox_wake
 
     def send():
-        events.publish(kind, account=order.account_id, order=str(order.pk))
-        outbox_wake()
+        # The event and the wake in one Redis round trip.
+        outbox_wake(
+            also=lambda pipe: events.publish_on(
+                pipe, kind, account=order.account_id, order=str(order.pk)
+            )
+        )
 
     # Robust: the order is committed whatever happens here; if Redis or the broker is down the
     # failure is logged and the 5 s outbox sweep sends the order.

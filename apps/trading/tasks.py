@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import shared_task
+from redis.client import Pipeline
 
 from apps.core.redis import get_redis
 from apps.trading.models import TradingAccount
@@ -13,10 +16,17 @@ WAKE_TTL = 10  # seconds
 DRAIN_LIMIT = 100
 
 
-def outbox_wake() -> None:
-    """Have a worker drain the outbox soon (after an order, a cancel or a modify commits)."""
+def outbox_wake(*, also: Callable[[Pipeline], None] | None = None) -> None:
+    """Have a worker drain the outbox soon (after an order, a cancel or a modify commits).
+
+    `also` adds commands to the same Redis round trip (order entry's event on the stream)."""
     redis = get_redis()
-    if not redis.set(WAKE_KEY, "1", nx=True, ex=WAKE_TTL):
+    with redis.pipeline(transaction=False) as pipe:
+        if also is not None:
+            also(pipe)
+        pipe.set(WAKE_KEY, "1", nx=True, ex=WAKE_TTL)
+        woken = pipe.execute()[-1]
+    if not woken:
         return  # a drain is queued and has not started: it will see this message
     try:
         outbox_dispatch_task.delay()
