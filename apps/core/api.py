@@ -58,3 +58,17 @@ class PlainSerializer(serializers.Serializer):
             )
             for name, field in self._declared_fields.items()
         }
+
+    @classmethod
+    def represent(cls, instance) -> dict:
+        """`cls(instance).data` without building a serializer: each declared field renders its
+        attribute (rendering reads a field's arguments and changes nothing). For the order
+        path's answer; serializers with dotted sources or nested serializers build as usual."""
+        out = {}
+        for name, field in cls._declared_fields.items():
+            source = field.source or name
+            if isinstance(field, serializers.BaseSerializer) or "." in source or source == "*":
+                return dict(cls(instance).data)
+            value = getattr(instance, source)
+            out[name] = None if value is None else field.to_representation(value)
+        return out

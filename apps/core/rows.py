@@ -95,12 +95,25 @@ def _database_assigned(field: models.Field) -> bool:
 def insert(obj: models.Model) -> models.Model:
     """INSERT one new instance, as `obj.save()` would for a new row (no signals are sent:
     nothing on these models listens to them)."""
-    sql, fields, pk_attname = _insert_sql(type(obj))
-    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        if sql.endswith(connection.ops.quote_name(type(obj)._meta.pk.column)):
-            setattr(obj, pk_attname, cursor.fetchone()[0])
-    obj._state.adding = False
-    obj._state.db = connection.alias
+    insert_many([obj])
     return obj
+
+
+def insert_many(objs: list[models.Model]) -> None:
+    """INSERT new instances, of any models, in the order given and in one round trip (one
+    statement each, sent together); database-assigned ids are set on the instances."""
+    statements, params, returning = [], [], []
+    for obj in objs:
+        sql, fields, pk_attname = _insert_sql(type(obj))
+        statements.append(sql)
+        params += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+        returning.append(pk_attname if _database_assigned(type(obj)._meta.pk) else None)
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
+        for n, (obj, pk_attname) in enumerate(zip(objs, returning, strict=True)):
+            if n:
+                cursor.nextset()
+            if pk_attname is not None:
+                setattr(obj, pk_attname, cursor.fetchone()[0])
+            obj._state.adding = False
+            obj._state.db = connection.alias

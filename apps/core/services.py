@@ -34,6 +34,34 @@ def audit_record(
     The lock is per subject (a transaction-scoped advisory lock), so audited writes on
     different accounts or people never wait for one another.
     """
+    return rows.insert(
+        audit_event_next(
+            action=action,
+            subject=subject,
+            actor=actor,
+            actor_label=actor_label,
+            before=before,
+            after=after,
+            personal=personal,
+        )
+    )
+
+
+def audit_event_next(
+    *,
+    action: str,
+    subject: Subject,
+    actor: models.Model | None = None,
+    actor_label: str = "",
+    before: object = None,
+    after: object = None,
+    personal: dict | None = None,
+) -> AuditEvent:
+    """The subject's next event, not yet saved, with the subject's chain locked until the
+    caller's transaction ends: the caller inserts it in that transaction (with
+    `rows.insert_many`, beside its own rows). `audit_record` for everyone else."""
+    if connection.get_autocommit():
+        raise RuntimeError("audit_event_next needs a transaction: the chain's lock ends with it.")
     subject_type, subject_id = subject_key(subject)
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
@@ -53,8 +81,19 @@ def audit_record(
     actor_id = actor.pk if actor is not None else None
     label = actor_label or ("" if actor is not None else "system")
     at = clock.now()
-    return rows.insert(
-        AuditEvent(
+    return AuditEvent(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        seq=seq,
+        action=action,
+        actor_id=actor_id,
+        actor_label=label,
+        before=before_json,
+        after=after_json,
+        personal=jsonable(personal or {}),
+        at=at,
+        prev_hash=prev_hash,
+        hash=event_hash(
             subject_type=subject_type,
             subject_id=subject_id,
             seq=seq,
@@ -63,22 +102,9 @@ def audit_record(
             actor_label=label,
             before=before_json,
             after=after_json,
-            personal=jsonable(personal or {}),
             at=at,
             prev_hash=prev_hash,
-            hash=event_hash(
-                subject_type=subject_type,
-                subject_id=subject_id,
-                seq=seq,
-                action=action,
-                actor_id=actor_id,
-                actor_label=label,
-                before=before_json,
-                after=after_json,
-                at=at,
-                prev_hash=prev_hash,
-            ),
-        )
+        ),
     )
 
 

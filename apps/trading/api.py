@@ -283,7 +283,7 @@ class OrdersView(APIView):
                 )
             except TradingError as exc:
                 return _error(exc)
-            return status.HTTP_201_CREATED, OrderOut(order).data
+            return status.HTTP_201_CREATED, OrderOut.represent(order)
 
         return _write(request, request.data, run)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.core import clock, rows
 from apps.core.money import quantize
-from apps.core.services import audit_record
+from apps.core.services import audit_event_next, audit_record
 from apps.trading import events, market_view
 from apps.trading.intents import IntentError, intent_validate
 from apps.trading.models import (
@@ -299,14 +299,14 @@ def _order_insert(
         reduce_only=intent.reduce_only,
         actor=actor,
     )
-    rows.insert(order)
-    rows.insert(OutboxMessage(order=order, action=OutboxMessage.Action.PLACE))
-    audit_record(
+    event = audit_event_next(
         action="order.submit",
         subject=account,
         actor=actor,
         after={"order": order.pk, "origin": origin, **intent.fingerprint()},
     )
+    # The order, its outbox row and its audit event in one round trip.
+    rows.insert_many([order, OutboxMessage(order=order, action=OutboxMessage.Action.PLACE), event])
     _after_commit_dispatch(order, "order.new")
     return order
 

@@ -39,3 +39,36 @@ def test_each_instance_has_its_own_fields():
     one.fields["side"].required = False
     assert two.fields["side"].required is True and Plain().fields["side"].required is True
     assert one.fields["side"].parent is one and two.fields["side"].parent is two
+
+
+def test_represent_is_what_data_is_for_the_api_s_orders():
+    from apps.trading.api import OrderOut
+    from apps.trading.models import Order
+
+    for order in (
+        Order(
+            account_id=3,
+            origin="trader_api",
+            client_order_id="c1",
+            coin="BTC",
+            side="buy",
+            kind="limit",
+            size=Decimal("0.001"),
+            limit_price=Decimal("59000.5"),
+            reduce_only=True,
+        ),
+        Order(
+            account_id=4,
+            coin="ETH",
+            side="sell",
+            kind="market",
+            size=Decimal("2"),
+            average_price=Decimal("3000.123456789012"),
+            filled_size=Decimal("1.5"),
+            status="partially_filled",
+            reject_reason="x",
+        ),
+    ):
+        assert OrderOut.represent(order) == OrderOut(order).data
+    row = {"side": "sell", "size": Decimal("2"), "tif": "gtc", "note": None}
+    assert Plain.represent(type("R", (), row)) == Drf(row).data

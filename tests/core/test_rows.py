@@ -102,3 +102,43 @@ def test_columns_and_instance_read_a_join():
     split = rows.width(ApiKey)
     assert _values(rows.instance(ApiKey, row[:split])) == _values(ApiKey.objects.get(pk=key.pk))
     assert _values(rows.instance(User, row[split:])) == _values(User.objects.get(pk=user.pk))
+
+
+def test_insert_many_writes_rows_of_several_models_in_one_round_trip(
+    account, django_assert_num_queries
+):
+    from apps.core.services import audit_event_next, audit_verify_chains
+
+    order = Order(
+        account=account,
+        origin="trader_api",
+        idempotency_key="many",
+        request_hash="h" * 64,
+        coin="BTC",
+        side="sell",
+        kind="market",
+        size=Decimal("1"),
+    )
+    first, second = (
+        OutboxMessage(order=order, action="place"),
+        OutboxMessage(order=order, action="cancel"),
+    )
+    with transaction.atomic():
+        event = audit_event_next(action="test.many", subject=account, after={"n": 1})
+        with django_assert_num_queries(1):
+            rows.insert_many([order, first, event, second])
+    assert first.pk is not None and second.pk == first.pk + 1 and event.pk is not None
+    assert list(OutboxMessage.objects.filter(order=order).values_list("action", flat=True)) == [
+        "place",
+        "cancel",
+    ]
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.many"
+    assert audit_verify_chains()[1] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_audit_event_needs_a_transaction(account):
+    from apps.core.services import audit_event_next
+
+    with pytest.raises(RuntimeError, match="needs a transaction"):
+        audit_event_next(action="x", subject=account)
