@@ -229,18 +229,28 @@ def plan_describe(plan: Plan) -> list[str]:
 def account_limits(trading_account) -> dict | None:
     """The pre-trade gate's limits for a trading account: its pinned rule set's, or None for
     an account no rule set governs."""
+    sql, params = account_limits_query(trading_account.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return account_limits_from_row(cursor.fetchone())
+
+
+def account_limits_query(trading_account_id: int) -> tuple[str, list]:
+    """The SQL of `account_limits` (built once, not compiled by the ORM: the gate asks it on
+    every order), for a caller sending it beside its own statements in one round trip."""
     from apps.challenges.models_lifecycle import EvaluatedAccount
 
-    # Asked on every order (the gate): SQL built once, not compiled by the ORM each time.
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {rows.columns(RuleSet, 'r')} FROM {quote(RuleSet._meta.db_table)} r "
-            f"JOIN {quote(EvaluatedAccount._meta.db_table)} e ON e.ruleset_id = r.id "
-            "WHERE e.trading_account_id = %s",
-            [trading_account.pk],
-        )
-        row = cursor.fetchone()
+    sql = (
+        f"SELECT {rows.columns(RuleSet, 'r')} FROM {quote(RuleSet._meta.db_table)} r "
+        f"JOIN {quote(EvaluatedAccount._meta.db_table)} e ON e.ruleset_id = r.id "
+        "WHERE e.trading_account_id = %s"
+    )
+    return sql, [trading_account_id]
+
+
+def account_limits_from_row(row) -> dict | None:
+    """`account_limits` from the row its query returned (None: no rule set)."""
     return rows.instance(RuleSet, row).to_limits_json() if row else None
 
 

@@ -68,12 +68,28 @@ def select(
     model: type[models.Model], where: str, params: list, *, for_update: bool = False
 ) -> models.Model | None:
     """The first row of `model` matching `where` (SQL on its columns), or None."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    lock = " FOR UPDATE" if for_update else ""
+    return select_many([(model, where, params, for_update)])[0]
+
+
+def select_many(queries: list[tuple[type[models.Model], str, list, bool]]) -> list:
+    """Several `select`s (model, where, params, for_update) in one round trip, run in order,
+    each statement with its own snapshot: a read after a FOR UPDATE sees what was committed
+    before that lock was granted. One instance or None per query."""
+    statements, params = [], []
+    for model, where, query_params, for_update in queries:
+        table = connection.ops.quote_name(model._meta.db_table)
+        lock = " FOR UPDATE" if for_update else ""
+        statements.append(f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}")
+        params += query_params
+    found = []
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}", params)
-        row = cursor.fetchone()
-    return None if row is None else instance(model, row)
+        cursor.execute("; ".join(statements), params)
+        for n, (model, *_) in enumerate(queries):
+            if n:
+                cursor.nextset()
+            row = cursor.fetchone()
+            found.append(None if row is None else instance(model, row))
+    return found
 
 
 @cache

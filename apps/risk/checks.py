@@ -8,8 +8,8 @@ balance and venue from it, never from an instance the caller loaded earlier. A s
 or waits until this order is written; the lock also serialises orders on one account, which
 keeps the open-order and order-rate counts exact.
 
-Per order it makes four queries in two round trips (the first three in one, with SQL written
-here: this is the order hot path), and no Redis read of its own:
+Per order it makes four queries in one round trip (SQL written rather than compiled by the
+ORM: this is the order hot path), and no Redis read of its own:
 
 1. one aggregate over the account's orders: open orders, orders created in the last 60 s, the
    client order id already used, and the resting size in this coin on each side;
@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from apps.challenges.selectors import account_limits
+from apps.challenges.selectors import account_limits_from_row, account_limits_query
 from apps.risk.gate import GateInput, GateLimits, GatePosition, check, equity_of
 from apps.risk.models import LimitOverride
 from apps.risk.selectors import firm_snapshot, limits_merge
@@ -44,9 +44,10 @@ RATE_WINDOW = timedelta(seconds=60)
 LIVE = (Order.Status.PENDING, Order.Status.OPEN)
 
 
-def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict]:
-    """The order counts, the open positions and the overrides: three statements in one round
-    trip, SQL written here rather than compiled by the ORM (this is the order hot path)."""
+def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict, dict | None]:
+    """The order counts, the open positions, the overrides and the rule set's limits: four
+    statements in one round trip, SQL written rather than compiled by the ORM (this is the
+    order hot path)."""
     intent = context.intent
     quote = connection.ops.quote_name
     orders = quote(Order._meta.db_table)
@@ -61,7 +62,8 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict]:
         # A modify replaces its order: it is not one more open order, nor resting beside itself.
         replaced = " AND id <> %s"
         params.append(context.replaces.pk)
-    params += [pk, pk]
+    limits_sql, limits_params = account_limits_query(pk)
+    params += [pk, pk, *limits_params]
     sql = (
         f"SELECT count(*) FILTER (WHERE {live}), count(*) FILTER (WHERE created_at >= %s), "
         f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'buy'), "
@@ -70,7 +72,8 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict]:
         f"FROM {orders} WHERE account_id = %s AND {wanted}{replaced}; "
         "SELECT coin, size, entry_price, leverage "
         f"FROM {quote(Position._meta.db_table)} WHERE account_id = %s AND size <> 0; "
-        f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} WHERE account_id = %s"
+        f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} WHERE account_id = %s; "
+        + limits_sql
     )
     value_field = LimitOverride._meta.get_field("value")
     with connection.cursor() as cursor:
@@ -83,6 +86,8 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict]:
             name: value_field.from_db_value(value, None, connection)
             for name, value in cursor.fetchall()
         }
+        cursor.nextset()
+        limits = account_limits_from_row(cursor.fetchone())
     counts = {
         "open": open_,
         "recent": recent,
@@ -90,7 +95,7 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict]:
         "resting_sell": resting_sell,
         "taken": taken,
     }
-    return counts, positions, overrides
+    return counts, positions, overrides, limits
 
 
 def _leverage(coin: str, chosen: int | None = None) -> Decimal:
@@ -110,7 +115,7 @@ def gate_input(context: SubmitContext) -> GateInput:
     intent = context.intent
     account = context.account  # the row order_submit locked (see the module's docstring)
     pk = account.pk
-    counts, open_positions, overrides = _reads(pk, context)
+    counts, open_positions, overrides, ruleset_limits = _reads(pk, context)
     quotes = context.quotes if context.quotes is not None else market_view.quotes()
     positions: dict[str, GatePosition] = {}
     for coin, size, entry, chosen in open_positions:
@@ -122,7 +127,7 @@ def gate_input(context: SubmitContext) -> GateInput:
             mark=quote.mark if quote is not None else None,
             leverage=_leverage(coin, chosen),
         )
-    merged = limits_merge(account_limits(account), overrides)
+    merged = limits_merge(ruleset_limits, overrides)
     quote = quotes.get(intent.coin)
     own = positions.get(intent.coin)
     live_venue = account.venue != Venue.PAPER

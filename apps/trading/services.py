@@ -249,13 +249,21 @@ def _order_write(
         # breach's HALTED, a risk manager's SUSPENDED) either commits first, and the checks see
         # it, or waits for this order, which its enforcement then finds and cancels.
         # Rows by SQL built once (apps/core/rows.py): this is the REST API's hot path.
-        locked = rows.select(TradingAccount, "id = %s", [account.pk], for_update=True)
+        # The account's lock, then the key's order, in one round trip.
+        locked, order = rows.select_many(
+            [
+                (TradingAccount, "id = %s", [account.pk], True),
+                (
+                    Order,
+                    "account_id = %s AND idempotency_key = %s",
+                    [account.pk, idempotency_key],
+                    False,
+                ),
+            ]
+        )
         if locked is None:
             raise TradingAccount.DoesNotExist(f"No trading account {account.pk}.")
         account = locked
-        order = rows.select(
-            Order, "account_id = %s AND idempotency_key = %s", [account.pk, idempotency_key]
-        )
         if order is not None:
             if order.request_hash != digest:
                 return None, IdempotencyConflict()

@@ -347,7 +347,7 @@ def test_an_override_on_an_account_without_a_rule_set_applies(unruled, risk_mana
 # --- what it costs ------------------------------------------------------------------------------
 
 
-def test_the_gate_reads_in_two_round_trips_per_order(
+def test_the_gate_reads_in_one_round_trip_per_order(
     long_btc, risk_manager, django_assert_num_queries
 ):
     limit_override_set(
@@ -367,7 +367,7 @@ def test_the_gate_reads_in_two_round_trips_per_order(
         now=clock.now(),
     )
     assert gate_check(context) is None  # warms trading's instrument cache (30 s)
-    # Four queries: the order counts, positions and overrides in one round trip, the limits.
-    with django_assert_num_queries(2) as captured:
+    # Four queries in one round trip: order counts, positions, overrides, the rule set's limits.
+    with django_assert_num_queries(1) as captured:
         assert gate_check(context) is None
-    assert captured.captured_queries[0]["sql"].count("SELECT") == 3
+    assert captured.captured_queries[0]["sql"].count("SELECT") == 4
