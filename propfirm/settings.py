@@ -168,7 +168,7 @@ if DB_POOL_SIZE:
     }
 # Threads of a web process serving the REST API (apps/core/asgi_http.py); each holds at most one
 # pooled connection during a request, so no more than the pool.
-HTTP_THREADS = env_int("HTTP_THREADS", max(1, min(8, DB_POOL_SIZE or 8)))
+HTTP_THREADS = env_int("HTTP_THREADS", max(1, min(8, DB_POOL_SIZE or 8)), minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))

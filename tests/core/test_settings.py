@@ -22,6 +22,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ("DATABASE_URL", "mysql://db.example.com/propfirm"),
         ("REDIS_URL", "not a url"),
         ("DB_POOL_SIZE", "forever"),
+        ("HTTP_THREADS", "0"),
         ("PROPFIRM_ENV", "staging"),
         ("EMAIL_URL", "pigeon://coop"),
     ],
