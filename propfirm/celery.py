@@ -78,9 +78,9 @@ def producer_warm() -> None:
     tasks connect again when it is back."""
     import logging
 
+    app.finalize(auto=True)  # every app's tasks module, imported now (an error here is a bug)
+    app.amqp.router  # noqa: B018 - built on first use
     try:
-        app.finalize(auto=True)  # every app's tasks module, imported now
-        app.amqp.router  # noqa: B018 - built on first use
         with app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:

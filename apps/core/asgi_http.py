@@ -47,23 +47,30 @@ class OneHopASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         loop = asyncio.get_running_loop()
-        try:
-            response = await loop.run_in_executor(self.executor, self._respond, scope, body_file)
-            with contextlib.suppress(asyncio.CancelledError):  # the client went away
-                await self.send_response(response, send)
-            if response.streaming:
-                await loop.run_in_executor(self.executor, response.close)
-        finally:
-            body_file.close()
+        # If this task is cancelled meanwhile, the pool thread still finishes the request and
+        # releases what it holds (the body file, its connections): nothing here needs undoing.
+        response = await loop.run_in_executor(self.executor, self._respond, scope, body_file)
+        with contextlib.suppress(asyncio.CancelledError):  # the client went away
+            await self.send_response(response, send)
+        if response.streaming:
+            # Not expected under /api/v1/ (every answer is rendered whole); served correctly,
+            # but the serving thread's connection waits for that thread's next request.
+            await loop.run_in_executor(self.executor, response.close)
 
     def _respond(self, scope, body_file):
         """The sync path, in a pool thread: what a WSGI server's thread would do."""
-        set_script_prefix(get_script_prefix(scope))
-        signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, body_file)
-        if request is not None:
-            response = self.get_response(request)
-            response._handler_class = self.__class__
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is not None:
+                response = self.get_response(request)  # turns a view's exception into a 500
+                response._handler_class = self.__class__
+        except BaseException:
+            signals.request_finished.send(sender=self.__class__)  # connections released
+            raise
+        finally:
+            body_file.close()
         if not response.streaming:
             response.close()  # request_finished: this thread's connections are released
         return response

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from celery import shared_task
@@ -14,6 +15,7 @@ from apps.trading.models import TradingAccount
 WAKE_KEY = "trading:outbox:wake"
 WAKE_TTL = 10  # seconds
 DRAIN_LIMIT = 100
+log = logging.getLogger(__name__)
 
 
 def outbox_wake(*, also: Callable[[Pipeline], None] | None = None) -> None:
@@ -25,8 +27,15 @@ def outbox_wake(*, also: Callable[[Pipeline], None] | None = None) -> None:
         if also is not None:
             also(pipe)
         pipe.set(WAKE_KEY, "1", nx=True, ex=WAKE_TTL)
-        woken = pipe.execute()[-1]
-    if not woken:
+        # A command's error comes back as its result: one failed addition never keeps the
+        # wake from going out (a lost connection still raises, for the caller to log).
+        *added, woken = pipe.execute(raise_on_error=False)
+    for result in added:
+        if isinstance(result, Exception):
+            log.error("a command sent with the outbox wake failed: %s", result)
+    if isinstance(woken, Exception):
+        raise woken
+    if woken is not True:
         return  # a drain is queued and has not started: it will see this message
     try:
         outbox_dispatch_task.delay()

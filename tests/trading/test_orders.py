@@ -173,3 +173,21 @@ def test_a_burst_of_orders_queues_one_outbox_drain_and_a_started_drain_lets_the_
     assert not redis.exists(WAKE_KEY)
     outbox_wake()
     assert broker.llen("celery") - queued == 2
+
+
+def test_an_event_that_cannot_be_added_does_not_keep_the_outbox_drain_from_being_queued(caplog):
+    import redis as redis_lib
+    from django.conf import settings
+
+    from apps.core.redis import get_redis
+    from apps.trading import events
+    from apps.trading.tasks import WAKE_KEY, outbox_wake
+
+    redis = get_redis()
+    redis.set(events.STREAM, "not a stream")  # XADD on it fails with WRONGTYPE
+    broker = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL)
+    queued = broker.llen("celery")
+    outbox_wake(also=lambda pipe: events.publish_on(pipe, "order.new", order="x"))
+    assert broker.llen("celery") - queued == 1  # the drain was queued all the same
+    assert redis.ttl(WAKE_KEY) > 0
+    assert "WRONGTYPE" in caplog.text
