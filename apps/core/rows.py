@@ -93,15 +93,19 @@ def select_many(queries: list[tuple[type[models.Model], str, list, bool]]) -> li
 
 
 @cache
-def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...], str]:
+def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...], str | None]:
+    """The INSERT, the fields it writes, and the id's attribute when the database assigns it
+    (returned by the statement), else None."""
     quote = connection.ops.quote_name
-    fields = tuple(f for f in _fields(model) if not f.primary_key or not _database_assigned(f))
     pk = model._meta.pk
+    assigned = _database_assigned(pk)
+    fields = tuple(f for f in _fields(model) if not (assigned and f.primary_key))
     names = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
-    returning = f" RETURNING {quote(pk.column)}" if _database_assigned(pk) else ""
+    returning = f" RETURNING {quote(pk.column)}" if assigned else ""
     table = quote(model._meta.db_table)
-    return f"INSERT INTO {table} ({names}) VALUES ({marks}){returning}", fields, pk.attname
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}){returning}"
+    return sql, fields, pk.attname if assigned else None
 
 
 def _database_assigned(field: models.Field) -> bool:
@@ -123,7 +127,7 @@ def insert_many(objs: list[models.Model]) -> None:
         sql, fields, pk_attname = _insert_sql(type(obj))
         statements.append(sql)
         params += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-        returning.append(pk_attname if _database_assigned(type(obj)._meta.pk) else None)
+        returning.append(pk_attname)
     with connection.cursor() as cursor:
         cursor.execute("; ".join(statements), params)
         for n, (obj, pk_attname) in enumerate(zip(objs, returning, strict=True)):

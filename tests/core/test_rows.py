@@ -42,18 +42,25 @@ def test_select_answers_none_when_no_row_matches_and_can_lock(account):
     assert locked.pk == account.pk
 
 
+def _order(account, *, key: str, side: str, kind: str, size: str, **fields) -> Order:
+    """A new, unsaved BTC order placed by API on `account`."""
+    return Order(
+        account=account,
+        origin="trader_api",
+        idempotency_key=key,
+        request_hash="h" * 64,
+        coin="BTC",
+        side=side,
+        kind=kind,
+        size=Decimal(size),
+        **fields,
+    )
+
+
 def test_inserted_rows_read_back_as_written(account):
     order = rows.insert(
-        Order(
-            account=account,
-            origin="trader_api",
-            idempotency_key="k",
-            request_hash="h" * 64,
-            coin="BTC",
-            side="buy",
-            kind="limit",
-            size=Decimal("0.25"),
-            limit_price=Decimal("59000.5"),
+        _order(
+            account, key="k", side="buy", kind="limit", size="0.25", limit_price=Decimal("59000.5")
         )
     )
     message = rows.insert(OutboxMessage(order=order, action="place"))
@@ -109,16 +116,7 @@ def test_insert_many_writes_rows_of_several_models_in_one_round_trip(
 ):
     from apps.core.services import audit_event_next, audit_verify_chains
 
-    order = Order(
-        account=account,
-        origin="trader_api",
-        idempotency_key="many",
-        request_hash="h" * 64,
-        coin="BTC",
-        side="sell",
-        kind="market",
-        size=Decimal("1"),
-    )
+    order = _order(account, key="many", side="sell", kind="market", size="1")
     first, second = (
         OutboxMessage(order=order, action="place"),
         OutboxMessage(order=order, action="cancel"),
