@@ -48,16 +48,19 @@ class ApiKeyAuthentication(BaseAuthentication):
 def _key_with_user(digest: str) -> ApiKey | None:
     """The key and its user in one query, with SQL built once (asked on every API request)."""
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {rows.columns(ApiKey, 'k')}, {rows.columns(User, 'u')} "
-            f"FROM {quote(ApiKey._meta.db_table)} k "
-            f"JOIN {quote(User._meta.db_table)} u ON u.id = k.user_id WHERE k.digest = %s",
-            [digest],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    (found,) = rows.run(
+        [
+            (
+                f"SELECT {rows.columns(ApiKey, 'k')}, {rows.columns(User, 'u')} "
+                f"FROM {quote(ApiKey._meta.db_table)} k "
+                f"JOIN {quote(User._meta.db_table)} u ON u.id = k.user_id WHERE k.digest = %s",
+                [digest],
+            )
+        ]
+    )
+    if not found:
         return None
+    row = found[0]
     split = rows.width(ApiKey)
     key = rows.instance(ApiKey, row[:split])
     key.user = rows.instance(User, row[split:])

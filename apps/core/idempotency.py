@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from apps.core import clock
+from apps.core import clock, rows
 from apps.core.models import IdempotencyRecord
 
 
@@ -66,13 +66,16 @@ def _claim(scope: str, key: str, digest: str) -> int | None:
     rolls back this insert goes ahead.
     """
     table = IdempotencyRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (scope, key, request_hash, created_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
-            [scope, key, digest, clock.now()],
-        )
-        row = cursor.fetchone()
+    (found,) = rows.run(
+        [
+            (
+                f"INSERT INTO {table} (scope, key, request_hash, created_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+                [scope, key, digest, clock.now()],
+            )
+        ]
+    )
+    row = found[0] if found else None
     return row[0] if row else None
 
 
@@ -80,8 +83,11 @@ def _store(record_id: int, status: int, body: dict) -> None:
     """The answer, on the key's record (one statement, no query to compile)."""
     table = IdempotencyRecord._meta.db_table
     response = IdempotencyRecord._meta.get_field("response").get_db_prep_save(body, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status_code = %s, response = %s WHERE id = %s",
-            [status, response, record_id],
-        )
+    rows.run(
+        [
+            (
+                f"UPDATE {table} SET status_code = %s, response = %s WHERE id = %s",
+                [status, response, record_id],
+            )
+        ]
+    )

@@ -7,12 +7,18 @@ conversions (instances come from `Model.from_db`, values go through each field's
 `pre_save` / `get_db_prep_save`), and only skip the compiler: the column lists and the INSERT
 statement of a model are built the first time they are needed.
 
+Statements go to the server in batches (`run`): a batch is one round trip, and each statement
+is prepared once per connection and then only executed, so PostgreSQL does not parse and plan
+it again for every order.
+
 `select` takes a WHERE clause written against the model's own columns; a caller that needs
 a join or an aggregate writes its SQL and uses `columns` and `instance` for the model's part.
 """
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from functools import cache
 
 from django.db import connection, models
@@ -75,21 +81,88 @@ def select_many(queries: list[tuple[type[models.Model], str, list, bool]]) -> li
     """Several `select`s (model, where, params, for_update) in one round trip, run in order,
     each statement with its own snapshot: a read after a FOR UPDATE sees what was committed
     before that lock was granted. One instance or None per query."""
-    statements, params = [], []
+    statements = []
     for model, where, query_params, for_update in queries:
         table = connection.ops.quote_name(model._meta.db_table)
         lock = " FOR UPDATE" if for_update else ""
-        statements.append(f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}")
-        params += query_params
-    found = []
+        sql = f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}"
+        statements.append((sql, query_params))
+    return [
+        instance(model, found[0]) if found else None
+        for (model, *_), found in zip(queries, run(statements), strict=True)
+    ]
+
+
+def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """Statements (SQL with %s placeholders, params) sent together in one round trip and run
+    in order; each one's rows ([] for a statement that returns none).
+
+    Each statement is prepared on a connection the first time that connection runs it (its
+    PREPARE goes in the same round trip), and after that sent as EXECUTE: PostgreSQL neither
+    parses nor plans it again. The parameters are bound by the client, as for the ORM. In READ
+    COMMITTED each statement takes its own snapshot, so a read sent after a FOR UPDATE sees
+    what committed before the lock was granted.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("; ".join(statements), params)
-        for n, (model, *_) in enumerate(queries):
+        state = _prepared_on(connection.connection)
+        sent, params = [], []
+        for sql, statement_params in statements:
+            name, arity, dollars = _statement(sql)
+            name = f"{name}_{state.generation}"
+            if name not in state.names:
+                sent.append(f"PREPARE {name} AS {dollars}")
+            sent.append(
+                f"EXECUTE {name}({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {name}"
+            )
+            if len(statement_params) != arity:
+                raise ValueError(
+                    f"{arity} parameters expected, {len(statement_params)} given: {sql}"
+                )
+            params += statement_params
+        try:
+            cursor.execute("; ".join(sent), params)
+        except BaseException:
+            # Which of this batch's PREPAREs ran is unknown: the next batch prepares under
+            # new names (a few statements left unused on this connection, at worst).
+            state.generation += 1
+            raise
+        state.names.update(line[8 : line.index(" AS ")] for line in sent if line[0] == "P")
+        found = []
+        for n, line in enumerate(sent):
             if n:
                 cursor.nextset()
-            row = cursor.fetchone()
-            found.append(None if row is None else instance(model, row))
+            if line[0] == "E":
+                found.append(cursor.fetchall() if cursor.description is not None else [])
     return found
+
+
+class _Prepared:
+    """The statements prepared on one database connection."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+        self.generation = 0
+
+
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prepared_on(raw) -> _Prepared:
+    state = _prepared.get(raw)
+    if state is None:
+        state = _prepared[raw] = _Prepared()
+    return state
+
+
+@cache
+def _statement(sql: str) -> tuple[str, int, str]:
+    """(a name for the statement, how many parameters, its SQL with $1, $2, … placeholders)."""
+    parts = sql.split("%s")
+    if any("%" in part for part in parts):
+        raise ValueError(f"Only %s placeholders are allowed here: {sql}")
+    dollars = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+    name = "pf_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+    return name, len(parts) - 1, dollars
 
 
 @cache
@@ -122,18 +195,14 @@ def insert(obj: models.Model) -> models.Model:
 def insert_many(objs: list[models.Model]) -> None:
     """INSERT new instances, of any models, in the order given and in one round trip (one
     statement each, sent together); database-assigned ids are set on the instances."""
-    statements, params, returning = [], [], []
+    statements, returning = [], []
     for obj in objs:
         sql, fields, pk_attname = _insert_sql(type(obj))
-        statements.append(sql)
-        params += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+        params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+        statements.append((sql, params))
         returning.append(pk_attname)
-    with connection.cursor() as cursor:
-        cursor.execute("; ".join(statements), params)
-        for n, (obj, pk_attname) in enumerate(zip(objs, returning, strict=True)):
-            if n:
-                cursor.nextset()
-            if pk_attname is not None:
-                setattr(obj, pk_attname, cursor.fetchone()[0])
-            obj._state.adding = False
-            obj._state.db = connection.alias
+    for obj, pk_attname, found in zip(objs, returning, run(statements), strict=True):
+        if pk_attname is not None:
+            setattr(obj, pk_attname, found[0][0])
+        obj._state.adding = False
+        obj._state.db = connection.alias

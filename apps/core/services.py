@@ -64,17 +64,22 @@ def audit_event_next(
         raise RuntimeError("audit_event_next needs a transaction: the chain's lock ends with it.")
     subject_type, subject_id = subject_key(subject)
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        # Two statements in one round trip, the second with its own snapshot, taken once the
-        # lock is held: it sees the chain's last committed event.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
-            f"SELECT seq, hash FROM {table} WHERE subject_type = %s AND subject_id = %s "
-            "ORDER BY seq DESC LIMIT 1",
-            [f"{subject_type}:{subject_id}", subject_type, subject_id],
-        )
-        cursor.nextset()
-        last = cursor.fetchone()
+    # Two statements in one round trip, the second with its own snapshot, taken once the lock
+    # is held: it sees the chain's last committed event.
+    _, found = rows.run(
+        [
+            (
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"{subject_type}:{subject_id}"],
+            ),
+            (
+                f"SELECT seq, hash FROM {table} WHERE subject_type = %s AND subject_id = %s "
+                "ORDER BY seq DESC LIMIT 1",
+                [subject_type, subject_id],
+            ),
+        ]
+    )
+    last = found[0] if found else None
     seq = last[0] + 1 if last else 1
     prev_hash = last[1] if last else GENESIS
     before_json, after_json = jsonable(before), jsonable(after)

@@ -32,6 +32,7 @@ from decimal import Decimal
 from django.db import connection
 
 from apps.challenges.selectors import account_limits_from_row, account_limits_query
+from apps.core import rows
 from apps.risk.gate import GateInput, GateLimits, GatePosition, check, equity_of
 from apps.risk.models import LimitOverride
 from apps.risk.selectors import firm_snapshot, limits_merge
@@ -63,31 +64,35 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict, di
         replaced = " AND id <> %s"
         params.append(context.replaces.pk)
     limits_sql, limits_params = account_limits_query(pk)
-    params += [pk, pk, *limits_params]
-    sql = (
-        f"SELECT count(*) FILTER (WHERE {live}), count(*) FILTER (WHERE created_at >= %s), "
-        f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'buy'), "
-        f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'sell'), "
-        "count(*) FILTER (WHERE %s <> '' AND client_order_id = %s) "
-        f"FROM {orders} WHERE account_id = %s AND {wanted}{replaced}; "
-        "SELECT coin, size, entry_price, leverage "
-        f"FROM {quote(Position._meta.db_table)} WHERE account_id = %s AND size <> 0; "
-        f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} WHERE account_id = %s; "
-        + limits_sql
-    )
     value_field = LimitOverride._meta.get_field("value")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        open_, recent, resting_buy, resting_sell, taken = cursor.fetchone()
-        cursor.nextset()
-        positions = cursor.fetchall()
-        cursor.nextset()
-        overrides = {
-            name: value_field.from_db_value(value, None, connection)
-            for name, value in cursor.fetchall()
-        }
-        cursor.nextset()
-        limits = account_limits_from_row(cursor.fetchone())
+    counted, positions, overrides, limits = rows.run(
+        [
+            (
+                f"SELECT count(*) FILTER (WHERE {live}), count(*) FILTER (WHERE created_at >= %s), "
+                f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'buy'), "
+                f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'sell'), "
+                "count(*) FILTER (WHERE %s <> '' AND client_order_id = %s) "
+                f"FROM {orders} WHERE account_id = %s AND {wanted}{replaced}",
+                params,
+            ),
+            (
+                "SELECT coin, size, entry_price, leverage "
+                f"FROM {quote(Position._meta.db_table)} WHERE account_id = %s AND size <> 0",
+                [pk],
+            ),
+            (
+                f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} "
+                "WHERE account_id = %s",
+                [pk],
+            ),
+            (limits_sql, limits_params),
+        ]
+    )
+    open_, recent, resting_buy, resting_sell, taken = counted[0]
+    overrides = {
+        name: value_field.from_db_value(value, None, connection) for name, value in overrides
+    }
+    limits = account_limits_from_row(limits[0] if limits else None)
     counts = {
         "open": open_,
         "recent": recent,

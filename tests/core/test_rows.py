@@ -140,3 +140,43 @@ def test_the_next_audit_event_needs_a_transaction(account):
 
     with pytest.raises(RuntimeError, match="needs a transaction"):
         audit_event_next(action="x", subject=account)
+
+
+def _sent(captured) -> str:
+    (query,) = captured.captured_queries
+    return query["sql"]
+
+
+def test_run_prepares_a_statement_once_per_connection_then_only_executes_it(
+    account, django_assert_num_queries
+):
+    sql = "SELECT balance, %s::text FROM trading_tradingaccount WHERE id = %s"
+    with django_assert_num_queries(1) as first:
+        assert rows.run([(sql, ["one", account.pk])]) == [[(account.balance, "one")]]
+    with django_assert_num_queries(1) as second:
+        assert rows.run([(sql, ["two", account.pk]), (sql, ["three", account.pk + 1000])]) == [
+            [(account.balance, "two")],
+            [],
+        ]
+    assert _sent(first).count("PREPARE ") == 1 and _sent(first).count("EXECUTE ") == 1
+    assert "PREPARE " not in _sent(second) and _sent(second).count("EXECUTE ") == 2
+
+
+def test_run_recovers_from_a_failed_batch_whose_prepares_may_or_may_not_have_run(account):
+    good = "SELECT id FROM trading_tradingaccount WHERE id = %s AND %s <> 'rows-recovery'"
+    failing = "SELECT 1 / %s"
+    with pytest.raises(Exception, match="division by zero"), transaction.atomic():
+        rows.run([(good, [account.pk, "x"]), (failing, [0])])  # `good` was prepared, then failed
+    # The next batch neither trips on a statement already prepared nor on one never prepared.
+    assert rows.run([(good, [account.pk, "y"]), (failing, [1])]) == [[(account.pk,)], [(1,)]]
+    assert rows.run([(good, [account.pk, "z"])]) == [[(account.pk,)]]
+
+
+def test_run_refuses_a_wrong_parameter_count_or_other_placeholders_and_sends_nothing(
+    account, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        with pytest.raises(ValueError, match="2 parameters expected, 1 given"):
+            rows.run([("SELECT %s, %s", [1])])
+        with pytest.raises(ValueError, match="Only %s placeholders"):
+            rows.run([("SELECT %(name)s", [1])])

@@ -370,4 +370,4 @@ def test_the_gate_reads_in_one_round_trip_per_order(
     # Four queries in one round trip: order counts, positions, overrides, the rule set's limits.
     with django_assert_num_queries(1) as captured:
         assert gate_check(context) is None
-    assert captured.captured_queries[0]["sql"].count("SELECT") == 4
+    assert captured.captured_queries[0]["sql"].count("EXECUTE ") == 4  # prepared (core.rows)
