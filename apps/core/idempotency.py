@@ -25,13 +25,21 @@ def request_hash(method: str, path: str, body: object) -> str:
 
 
 def idempotent(
-    *, scope: str, key: str, digest: str, run: Callable[[], tuple[int, dict]]
+    *,
+    scope: str,
+    key: str,
+    digest: str,
+    run: Callable[..., tuple[int, dict]],
+    reads: list[tuple[str, list]] = (),
 ) -> tuple[int, dict, bool]:
     """(status, body, replayed). `run` does the write and returns its answer.
 
     The record and the write commit together. A concurrent repeat's insert waits on the
     unique index until the first request commits, then replays its answer; if the first
     rolled back, the repeat goes ahead as if it were first.
+
+    `reads`: statements the write needs (`rows.run`'s), sent in the claim's round trip; `run`
+    then gets each one's rows as an argument. What `run` raises undoes the claim.
     """
     if not key or len(key) > 200:
         raise IdempotencyError(
@@ -40,7 +48,7 @@ def idempotent(
             400,
         )
     with transaction.atomic():
-        record_id = _claim(scope, key, digest)
+        record_id, *found = _claim(scope, key, digest, reads)
         if record_id is None:
             record = IdempotencyRecord.objects.get(scope=scope, key=key)
             if record.request_hash != digest:
@@ -50,7 +58,7 @@ def idempotent(
                     422,
                 )
             return record.status_code, record.response, True
-        status, body = run()
+        status, body = run(*found)
         if status >= 500 or status == 429:
             transaction.set_rollback(True)  # nothing stored: the client may retry the key
         else:
@@ -58,25 +66,26 @@ def idempotent(
         return status, body, False
 
 
-def _claim(scope: str, key: str, digest: str) -> int | None:
-    """Insert the key's record and return its id, or None when the key is already recorded.
+def _claim(scope: str, key: str, digest: str, reads=()) -> list:
+    """[the key's new record id, or None when the key is already recorded; then the rows of
+    each of `reads`], in one round trip.
 
-    One statement, no savepoint: a concurrent first request's uncommitted insert makes this
-    one wait on the unique index; once that commits there is nothing to insert (None), once it
-    rolls back this insert goes ahead.
+    One statement for the claim, no savepoint: a concurrent first request's uncommitted insert
+    makes this one wait on the unique index; once that commits there is nothing to insert
+    (None), once it rolls back this insert goes ahead.
     """
     table = IdempotencyRecord._meta.db_table
-    (found,) = rows.run(
+    claimed, *found = rows.run(
         [
             (
                 f"INSERT INTO {table} (scope, key, request_hash, created_at) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
                 [scope, key, digest, clock.now()],
-            )
+            ),
+            *reads,
         ]
     )
-    row = found[0] if found else None
-    return row[0] if row else None
+    return [claimed[0][0] if claimed else None, *found]
 
 
 def _store(record_id: int, status: int, body: dict) -> None:

@@ -22,6 +22,7 @@ import weakref
 from functools import cache
 
 from django.db import connection, models
+from psycopg import pq
 
 
 @cache
@@ -81,16 +82,25 @@ def select_many(queries: list[tuple[type[models.Model], str, list, bool]]) -> li
     """Several `select`s (model, where, params, for_update) in one round trip, run in order,
     each statement with its own snapshot: a read after a FOR UPDATE sees what was committed
     before that lock was granted. One instance or None per query."""
-    statements = []
-    for model, where, query_params, for_update in queries:
-        table = connection.ops.quote_name(model._meta.db_table)
-        lock = " FOR UPDATE" if for_update else ""
-        sql = f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}"
-        statements.append((sql, query_params))
+    statements = [select_statement(*query) for query in queries]
     return [
-        instance(model, found[0]) if found else None
-        for (model, *_), found in zip(queries, run(statements), strict=True)
+        first(model, found) for (model, *_), found in zip(queries, run(statements), strict=True)
     ]
+
+
+def select_statement(
+    model: type[models.Model], where: str, params: list, for_update: bool = False
+) -> tuple[str, list]:
+    """`select`'s statement, for a caller sending it in a batch of its own (`run`); `first`
+    turns the rows `run` returns for it into the instance or None."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    lock = " FOR UPDATE" if for_update else ""
+    return f"SELECT {columns(model)} FROM {table} WHERE {where} LIMIT 1{lock}", params
+
+
+def first(model: type[models.Model], found: list[tuple]) -> models.Model | None:
+    """The instance of the first row of a `select_statement`'s rows, or None."""
+    return instance(model, found[0]) if found else None
 
 
 def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
@@ -127,12 +137,15 @@ def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
             state.generation += 1
             raise
         state.names.update(line[8 : line.index(" AS ")] for line in sent if line[0] == "P")
-        found = []
+        # Read through psycopg's cursor itself: Django's wrapper adds an attribute lookup per
+        # call, and `description` would build column objects only to be tested for None.
+        results, found = cursor.cursor, []
         for n, line in enumerate(sent):
             if n:
-                cursor.nextset()
+                results.nextset()
             if line[0] == "E":
-                found.append(cursor.fetchall() if cursor.description is not None else [])
+                rows_back = results.pgresult.status == pq.ExecStatus.TUPLES_OK
+                found.append(results.fetchall() if rows_back else [])
     return found
 
 

@@ -146,14 +146,24 @@ class CandleOut(PlainSerializer):
 
 
 def _own_account(request, account_id) -> TradingAccount:
+    read = _own_account_read(request, account_id)
+    return _owned(read, *rows.run([read]))
+
+
+def _own_account_read(request, account_id) -> tuple[str, list]:
+    """The statement reading the request's user's account `account_id` (SQL built once: every
+    order and cancel asks it, apps/core/rows.py), for `_owned`."""
     try:
         pk = int(account_id)
     except (TypeError, ValueError):
         raise ValidationError({"account": ["Give the account's id (a number)."]}) from None
-    # One query with SQL built once: every order and cancel asks it (apps/core/rows.py).
-    account = rows.select(TradingAccount, "id = %s AND owner_id = %s", [pk, request.user.pk])
+    return rows.select_statement(TradingAccount, "id = %s AND owner_id = %s", [pk, request.user.pk])
+
+
+def _owned(read: tuple[str, list], found: list[tuple]) -> TradingAccount:
+    account = rows.first(TradingAccount, found)
     if account is None:
-        raise ValidationError({"account": [f"You have no account {pk}."]})
+        raise ValidationError({"account": [f"You have no account {read[1][0]}."]})
     return account
 
 
@@ -183,14 +193,16 @@ def _error(exc: TradingError) -> tuple[int, dict]:
     ), body
 
 
-def _write(request, body: object, run) -> Response:
-    """Run a write under the request's Idempotency-Key and answer with the stored result."""
+def _write(request, body: object, run, reads=()) -> Response:
+    """Run a write under the request's Idempotency-Key and answer with the stored result
+    (`reads`: as for `idempotent`)."""
     try:
         code, payload, replayed = idempotent(
             scope=f"user:{request.user.pk}",
             key=request.headers.get("Idempotency-Key", ""),
             digest=request_hash(request.method, request.path, body),
             run=run,
+            reads=reads,
         )
     except IdempotencyError as exc:
         return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
@@ -259,9 +271,11 @@ class OrdersView(APIView):
         incoming = OrderIn(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        account = _own_account(request, data["account"])
+        # The account is read, and found to be the user's, in the Idempotency-Key's round trip.
+        account_read = _own_account_read(request, data["account"])
 
-        def run():
+        def run(found):
+            account = _owned(account_read, found)
             intent = OrderIntent(
                 coin=data["coin"],
                 side=data["side"],
@@ -285,7 +299,7 @@ class OrdersView(APIView):
                 return _error(exc)
             return status.HTTP_201_CREATED, OrderOut.represent(order)
 
-        return _write(request, request.data, run)
+        return _write(request, request.data, run, reads=[account_read])
 
 
 class OrderView(APIView):

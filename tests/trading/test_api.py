@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.core import clock
+from apps.core.models import IdempotencyRecord
 from apps.trading.models import Order, OutboxMessage
 from apps.trading.services import account_open
 from tests.conftest import ROOT
@@ -129,11 +130,19 @@ def test_someone_elses_order_cannot_be_cancelled(trader):
 
 
 def test_an_order_on_someone_elses_account_is_refused(trader):
-    client, _, _, _ = trader
+    client, _, account, _ = trader
     other_account = account_open(owner=UserFactory(), starting_balance=Decimal("1000"), key="o")
     response = post(client, {**ORDER, "account": other_account.pk})
     assert response.status_code == 400
-    assert "account" in response.json()["error"]["fields"]
+    assert response.json()["error"]["fields"]["account"] == [
+        f"You have no account {other_account.pk}."
+    ]
+    # Nothing written: no order, and the key (claimed in the same round trip as the account
+    # was read) is free again for the trader's own account.
+    assert not Order.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    mine = post(client, {**ORDER, "account": account.pk})
+    assert mine.status_code == 201 and mine.json()["account"] == account.pk
 
 
 def test_a_revoked_key_is_refused(trader):
