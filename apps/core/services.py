@@ -47,6 +47,22 @@ def audit_record(
     )
 
 
+def audit_chain_reads(subject: Subject) -> list[tuple[str, list]]:
+    """The statements that lock the subject's audit chain until the transaction ends and read
+    its last event, for `audit_event_next(chain=…)`. The second takes its own snapshot once
+    the lock is held: it sees the chain's last committed event."""
+    subject_type, subject_id = subject_key(subject)
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    return [
+        ("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{subject_type}:{subject_id}"]),
+        (
+            f"SELECT seq, hash FROM {table} WHERE subject_type = %s AND subject_id = %s "
+            "ORDER BY seq DESC LIMIT 1",
+            [subject_type, subject_id],
+        ),
+    ]
+
+
 def audit_event_next(
     *,
     action: str,
@@ -56,29 +72,18 @@ def audit_event_next(
     before: object = None,
     after: object = None,
     personal: dict | None = None,
+    chain: list[list[tuple]] | None = None,
 ) -> AuditEvent:
     """The subject's next event, not yet saved, with the subject's chain locked until the
     caller's transaction ends: the caller inserts it in that transaction (with
-    `rows.insert_many`, beside its own rows). `audit_record` for everyone else."""
+    `rows.insert_many`, beside its own rows). `audit_record` for everyone else.
+
+    `chain`: what `audit_chain_reads(subject)` returned, when the caller sent those statements
+    earlier in this transaction, in a round trip of its own; else they are sent now."""
     if connection.get_autocommit():
         raise RuntimeError("audit_event_next needs a transaction: the chain's lock ends with it.")
     subject_type, subject_id = subject_key(subject)
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    # Two statements in one round trip, the second with its own snapshot, taken once the lock
-    # is held: it sees the chain's last committed event.
-    _, found = rows.run(
-        [
-            (
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"{subject_type}:{subject_id}"],
-            ),
-            (
-                f"SELECT seq, hash FROM {table} WHERE subject_type = %s AND subject_id = %s "
-                "ORDER BY seq DESC LIMIT 1",
-                [subject_type, subject_id],
-            ),
-        ]
-    )
+    _, found = chain if chain is not None else rows.run(audit_chain_reads(subject))
     last = found[0] if found else None
     seq = last[0] + 1 if last else 1
     prev_hash = last[1] if last else GENESIS

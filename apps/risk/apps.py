@@ -13,10 +13,10 @@ class RiskConfig(AppConfig):
     label = "risk"
 
     def ready(self) -> None:
-        from apps.risk.checks import gate_check
+        from apps.risk.checks import GATE, gate_check, gate_reads
         from apps.trading.registry import register_pre_submit_check
 
-        register_pre_submit_check("risk.gate", gate_check)
+        register_pre_submit_check(GATE, gate_check, reads=gate_reads)
 
         # The risk managers' Celery tasks live beside their services (tasks.py is the engine's).
         from django.contrib import admin

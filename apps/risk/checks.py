@@ -41,15 +41,18 @@ from apps.trading.models import Order, Position, Venue
 from apps.trading.registry import Refusal, SubmitContext
 
 ZERO = Decimal(0)
+GATE = "risk.gate"  # the gate's name in trading's pre-submit registry
 RATE_WINDOW = timedelta(seconds=60)
 LIVE = (Order.Status.PENDING, Order.Status.OPEN)
 
 
-def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict, dict | None]:
-    """The order counts, the open positions, the overrides and the rule set's limits: four
-    statements in one round trip, SQL written rather than compiled by the ORM (this is the
-    order hot path)."""
+def gate_reads(context: SubmitContext) -> list[tuple[str, list]]:
+    """The gate's four statements: the order counts, the open positions, the overrides and
+    the rule set's limits, SQL written rather than compiled by the ORM (this is the order hot
+    path). Order entry sends them in the round trip that locks the account (registered with
+    the gate in RiskConfig.ready)."""
     intent = context.intent
+    pk = context.account.pk
     quote = connection.ops.quote_name
     orders = quote(Order._meta.db_table)
     live = "status IN (%s, %s)"
@@ -63,32 +66,36 @@ def _reads(pk: int, context: SubmitContext) -> tuple[dict, list[tuple], dict, di
         # A modify replaces its order: it is not one more open order, nor resting beside itself.
         replaced = " AND id <> %s"
         params.append(context.replaces.pk)
-    limits_sql, limits_params = account_limits_query(pk)
-    value_field = LimitOverride._meta.get_field("value")
-    counted, positions, overrides, limits = rows.run(
-        [
-            (
-                f"SELECT count(*) FILTER (WHERE {live}), count(*) FILTER (WHERE created_at >= %s), "
-                f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'buy'), "
-                f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'sell'), "
-                "count(*) FILTER (WHERE %s <> '' AND client_order_id = %s) "
-                f"FROM {orders} WHERE account_id = %s AND {wanted}{replaced}",
-                params,
-            ),
-            (
-                "SELECT coin, size, entry_price, leverage "
-                f"FROM {quote(Position._meta.db_table)} WHERE account_id = %s AND size <> 0",
-                [pk],
-            ),
-            (
-                f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} "
-                "WHERE account_id = %s",
-                [pk],
-            ),
-            (limits_sql, limits_params),
-        ]
-    )
+    return [
+        (
+            f"SELECT count(*) FILTER (WHERE {live}), count(*) FILTER (WHERE created_at >= %s), "
+            f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'buy'), "
+            f"sum(size - filled_size) FILTER (WHERE {live} AND coin = %s AND side = 'sell'), "
+            "count(*) FILTER (WHERE %s <> '' AND client_order_id = %s) "
+            f"FROM {orders} WHERE account_id = %s AND {wanted}{replaced}",
+            params,
+        ),
+        (
+            "SELECT coin, size, entry_price, leverage "
+            f"FROM {quote(Position._meta.db_table)} WHERE account_id = %s AND size <> 0",
+            [pk],
+        ),
+        (
+            f"SELECT field, value FROM {quote(LimitOverride._meta.db_table)} WHERE account_id = %s",
+            [pk],
+        ),
+        account_limits_query(pk),
+    ]
+
+
+def _reads(context: SubmitContext) -> tuple[dict, list[tuple], dict, dict | None]:
+    """The rows of `gate_reads`: as order entry read them, else read now in one round trip."""
+    found = (context.read or {}).get(GATE)
+    if found is None:
+        found = rows.run(gate_reads(context))
+    counted, positions, overrides, limits = found
     open_, recent, resting_buy, resting_sell, taken = counted[0]
+    value_field = LimitOverride._meta.get_field("value")
     overrides = {
         name: value_field.from_db_value(value, None, connection) for name, value in overrides
     }
@@ -119,8 +126,7 @@ def gate_input(context: SubmitContext) -> GateInput:
     """Everything the gate needs about this order, read now."""
     intent = context.intent
     account = context.account  # the row order_submit locked (see the module's docstring)
-    pk = account.pk
-    counts, open_positions, overrides, ruleset_limits = _reads(pk, context)
+    counts, open_positions, overrides, ruleset_limits = _reads(context)
     quotes = context.quotes if context.quotes is not None else market_view.quotes()
     positions: dict[str, GatePosition] = {}
     for coin, size, entry, chosen in open_positions:

@@ -69,6 +69,10 @@ class SubmitContext:
     # The latest marks by coin, as order entry read them to validate the intent (one read of
     # the latest frame for every check); None when the caller read none.
     quotes: dict | None = None
+    # What each check's declared reads returned, by the check's name, when order entry sent
+    # them in its own round trip (see `register_pre_submit_check`); a check not in it reads
+    # for itself.
+    read: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,27 @@ class Refusal:
 
 
 PreSubmitCheck = Callable[[SubmitContext], Refusal | None]
+# The statements (SQL with %s placeholders, params) a check will read, given the context
+# before the account is locked: order entry sends them in the round trip that takes the lock,
+# after it, and hands their rows to the check as `context.read[name]`.
+PreSubmitReads = Callable[[SubmitContext], list[tuple[str, list]]]
 _CHECKS: dict[str, PreSubmitCheck] = {}
+_READS: dict[str, PreSubmitReads] = {}
 
 
-def register_pre_submit_check(name: str, check: PreSubmitCheck) -> None:
+def register_pre_submit_check(
+    name: str, check: PreSubmitCheck, reads: PreSubmitReads | None = None
+) -> None:
     _CHECKS[name] = check
+    if reads is not None:
+        _READS[name] = reads
+    else:
+        _READS.pop(name, None)
 
 
 def pre_submit_checks() -> list[PreSubmitCheck]:
     return list(_CHECKS.values())
+
+
+def pre_submit_reads() -> dict[str, PreSubmitReads]:
+    return dict(_READS)

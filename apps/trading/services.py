@@ -14,7 +14,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.core import clock, rows
 from apps.core.money import quantize
-from apps.core.services import audit_event_next, audit_record
+from apps.core.services import audit_chain_reads, audit_event_next, audit_record
 from apps.trading import events, market_view
 from apps.trading.intents import IntentError, intent_validate
 from apps.trading.models import (
@@ -28,7 +28,13 @@ from apps.trading.models import (
     TradingState,
 )
 from apps.trading.positions import apply_fill
-from apps.trading.registry import OrderIntent, Refusal, SubmitContext, pre_submit_checks
+from apps.trading.registry import (
+    OrderIntent,
+    Refusal,
+    SubmitContext,
+    pre_submit_checks,
+    pre_submit_reads,
+)
 from apps.trading.signals import announce_activity
 from apps.trading.venues.base import FundingPayment, OrderStatus, VenueFill
 
@@ -248,19 +254,29 @@ def _order_write(
         # The account row stays locked from the checks to the commit: a state change (a
         # breach's HALTED, a risk manager's SUSPENDED) either commits first, and the checks see
         # it, or waits for this order, which its enforcement then finds and cancels.
-        # Rows by SQL built once (apps/core/rows.py): this is the REST API's hot path.
-        # The account's lock, then the key's order, in one round trip.
-        locked, order = rows.select_many(
-            [
-                (TradingAccount, "id = %s", [account.pk], True),
-                (
-                    Order,
-                    "account_id = %s AND idempotency_key = %s",
-                    [account.pk, idempotency_key],
-                    False,
-                ),
-            ]
-        )
+        # Rows by SQL built once (apps/core/rows.py): this is the REST API's hot path. One
+        # round trip, in order: the account's lock; then, each statement with its own snapshot
+        # taken under that lock, the key's order, the audit chain's lock and head, and what
+        # every pre-submit check declared it reads.
+        now = clock.now()
+        ahead = SubmitContext(account=account, intent=intent, origin=origin, now=now)
+        reads = {name: declared(ahead) for name, declared in pre_submit_reads().items()}
+        statements = [
+            rows.select_statement(TradingAccount, "id = %s", [account.pk], True),
+            rows.select_statement(
+                Order,
+                "account_id = %s AND idempotency_key = %s",
+                [account.pk, idempotency_key],
+            ),
+            *audit_chain_reads(account),
+            *(statement for declared in reads.values() for statement in declared),
+        ]
+        found = rows.run(statements)
+        locked, order = rows.first(TradingAccount, found[0]), rows.first(Order, found[1])
+        chain, found = found[2:4], found[4:]
+        read = {}
+        for name, declared in reads.items():
+            read[name], found = found[: len(declared)], found[len(declared) :]
         if locked is None:
             raise TradingAccount.DoesNotExist(f"No trading account {account.pk}.")
         account = locked
@@ -274,13 +290,13 @@ def _order_write(
         except IntentError as exc:
             return None, OrderRefused(exc.message, code=exc.code, field=exc.field)
         context = SubmitContext(
-            account=account, intent=intent, origin=origin, now=clock.now(), quotes=quotes
+            account=account, intent=intent, origin=origin, now=now, quotes=quotes, read=read
         )
         for check in pre_submit_checks():
             refusal: Refusal | None = check(context)
             if refusal is not None:
                 return None, OrderRefused(refusal.message, code=refusal.code, field=refusal.field)
-        return _order_insert(account, intent, origin, idempotency_key, digest, actor), None
+        return _order_insert(account, intent, origin, idempotency_key, digest, actor, chain), None
 
 
 def _order_insert(
@@ -290,6 +306,7 @@ def _order_insert(
     idempotency_key: str,
     digest: str,
     actor: User | None,
+    chain: list[list[tuple]],
 ) -> Order:
     order = Order(
         account=account,
@@ -312,6 +329,7 @@ def _order_insert(
         subject=account,
         actor=actor,
         after={"order": order.pk, "origin": origin, **intent.fingerprint()},
+        chain=chain,
     )
     # The order, its outbox row and its audit event in one round trip.
     rows.insert_many([order, OutboxMessage(order=order, action=OutboxMessage.Action.PLACE), event])

@@ -191,3 +191,41 @@ def test_an_event_that_cannot_be_added_does_not_keep_the_outbox_drain_from_being
     assert broker.llen("celery") - queued == 1  # the drain was queued all the same
     assert redis.ttl(WAKE_KEY) > 0
     assert "WRONGTYPE" in caplog.text
+
+
+def test_order_entry_reads_in_one_round_trip_and_hands_each_check_its_declared_rows(
+    account, django_assert_num_queries
+):
+    from apps.trading import registry
+
+    seen = []
+
+    def reads(context):
+        return [
+            (
+                "SELECT %s::text, count(*) FROM trading_order WHERE account_id = %s",
+                [
+                    context.intent.coin,
+                    context.account.pk,
+                ],
+            )
+        ]
+
+    def check(context):
+        seen.append(context.read["test.counting"])
+        return None
+
+    saved_checks, saved_reads = dict(registry._CHECKS), dict(registry._READS)
+    registry.register_pre_submit_check("test.counting", check, reads=reads)
+    try:
+        submit(account, key="warm", kind="limit", limit_price=Decimal("50000"))  # warms caches
+        # The lock, the key's order, the audit chain's lock and head, the gate's four reads
+        # and this check's one: one round trip; then the order's rows: another.
+        with django_assert_num_queries(2) as captured:
+            submit(account, key="counted", kind="limit", limit_price=Decimal("50000"))
+    finally:
+        registry._CHECKS.clear(), registry._READS.clear()
+        registry._CHECKS.update(saved_checks), registry._READS.update(saved_reads)
+    assert captured.captured_queries[0]["sql"].count("EXECUTE ") == 9
+    # The check's rows were read under the account's lock: the warm-up order is counted.
+    assert seen == [[[("BTC", 0)]], [[("BTC", 1)]]]
