@@ -261,22 +261,22 @@ def _order_write(
         now = clock.now()
         ahead = SubmitContext(account=account, intent=intent, origin=origin, now=now)
         reads = {name: declared(ahead) for name, declared in pre_submit_reads().items()}
-        statements = [
-            rows.select_statement(TradingAccount, "id = %s", [account.pk], True),
-            rows.select_statement(
-                Order,
-                "account_id = %s AND idempotency_key = %s",
-                [account.pk, idempotency_key],
-            ),
-            *audit_chain_reads(account),
-            *(statement for declared in reads.values() for statement in declared),
-        ]
-        found = rows.run(statements)
-        locked, order = rows.first(TradingAccount, found[0]), rows.first(Order, found[1])
-        chain, found = found[2:4], found[4:]
-        read = {}
-        for name, declared in reads.items():
-            read[name], found = found[: len(declared)], found[len(declared) :]
+        (locked, order), chain, *checks_read = rows.run_groups(
+            [
+                [
+                    rows.select_statement(TradingAccount, "id = %s", [account.pk], True),
+                    rows.select_statement(
+                        Order,
+                        "account_id = %s AND idempotency_key = %s",
+                        [account.pk, idempotency_key],
+                    ),
+                ],
+                audit_chain_reads(account),
+                *reads.values(),
+            ]
+        )
+        locked, order = rows.first(TradingAccount, locked), rows.first(Order, order)
+        read = dict(zip(reads, checks_read, strict=True))
         if locked is None:
             raise TradingAccount.DoesNotExist(f"No trading account {account.pk}.")
         account = locked
