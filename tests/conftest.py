@@ -280,3 +280,33 @@ def admin_client_mfa(client):
     response = client.post("/accounts/2fa/authenticate/", {"code": code})
     assert response.status_code == 302, "the two-factor step did not pass"
     return client, user
+
+
+@pytest.fixture
+def round_trips():
+    """`with round_trips() as sent:` the simple-protocol queries this thread's database
+    connection sends to the server meanwhile, one per round trip (libpq's own trace, so a
+    BEGIN or COMMIT psycopg sends by itself counts too)."""
+    import contextlib
+    import re
+    import tempfile
+
+    from psycopg import pq
+
+    @contextlib.contextmanager
+    def tracing():
+        connection.ensure_connection()
+        raw = connection.connection.pgconn
+        sent: list[str] = []
+        with tempfile.TemporaryFile() as trace:
+            raw.trace(trace.fileno())
+            raw.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                yield sent
+            finally:
+                raw.untrace()
+                trace.seek(0)
+                text = trace.read().decode()
+        sent += re.findall(r'^F\t\d+\tQuery\t "(.*)"$', text, flags=re.MULTILINE)
+
+    return tracing

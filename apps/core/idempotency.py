@@ -39,7 +39,8 @@ def idempotent(
     rolled back, the repeat goes ahead as if it were first.
 
     `reads`: statements the write needs (`rows.run`'s), sent in the claim's round trip; `run`
-    then gets each one's rows as an argument. What `run` raises undoes the claim.
+    then gets each one's rows as an argument. What `run` raises undoes the claim. Writes `run`
+    holds back (`rows.insert_many(later=True)`) go with the answer and the COMMIT.
     """
     if not key or len(key) > 200:
         raise IdempotencyError(
@@ -47,7 +48,7 @@ def idempotent(
             "idempotency_key_required",
             400,
         )
-    with transaction.atomic():
+    with transaction.atomic(), rows.write_behind():
         record_id, *found = _claim(scope, key, digest, reads)
         if record_id is None:
             record = IdempotencyRecord.objects.get(scope=scope, key=key)
@@ -62,7 +63,7 @@ def idempotent(
         if status >= 500 or status == 429:
             transaction.set_rollback(True)  # nothing stored: the client may retry the key
         else:
-            _store(record_id, status, body)
+            _store(record_id, status, body)  # the block's last statement
         return status, body, False
 
 
@@ -89,7 +90,9 @@ def _claim(scope: str, key: str, digest: str, reads=()) -> list:
 
 
 def _store(record_id: int, status: int, body: dict) -> None:
-    """The answer, on the key's record (one statement, no query to compile)."""
+    """The answer, on the key's record (one statement, no query to compile), in one round trip
+    with the writes `run` held back (`rows.write_behind`) and, when the claim's transaction is
+    the outermost, its COMMIT."""
     table = IdempotencyRecord._meta.db_table
     response = IdempotencyRecord._meta.get_field("response").get_db_prep_save(body, connection)
     rows.run(
@@ -98,5 +101,6 @@ def _store(record_id: int, status: int, body: dict) -> None:
                 f"UPDATE {table} SET status_code = %s, response = %s WHERE id = %s",
                 [status, response, record_id],
             )
-        ]
+        ],
+        commit=rows.can_commit(),
     )

@@ -17,8 +17,11 @@ a join or an aggregate writes its SQL and uses `columns` and `instance` for the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 import weakref
+from collections.abc import Callable, Iterator
 from functools import cache
 
 from django.db import connection, models
@@ -103,7 +106,7 @@ def first(model: type[models.Model], found: list[tuple]) -> models.Model | None:
     return instance(model, found[0]) if found else None
 
 
-def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+def run(statements: list[tuple[str, list]], *, commit: bool = False) -> list[list[tuple]]:
     """Statements (SQL with %s placeholders, params) sent together in one round trip and run
     in order; each one's rows ([] for a statement that returns none).
 
@@ -112,7 +115,29 @@ def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
     parses nor plans it again. The parameters are bound by the client, as for the ORM. In READ
     COMMITTED each statement takes its own snapshot, so a read sent after a FOR UPDATE sees
     what committed before the lock was granted.
+
+    Writes held back by `write_behind` go first, in the same round trip. `commit`: the
+    transaction's COMMIT goes last, in the same round trip too; only for the last statements
+    of an outermost atomic block (`can_commit`), whose own commit then has nothing left to do.
     """
+    if commit and not can_commit():
+        raise RuntimeError(
+            "COMMIT only ends an outermost atomic block, without savepoints, not marked for "
+            "rollback."
+        )
+    held = _held_take()
+    batch = [statement for statements_held, _ in held for statement in statements_held]
+    if not batch and not statements and not commit:
+        return []
+    found = _send([*batch, *statements], commit)
+    start = 0
+    for statements_held, on_rows in held:
+        on_rows(found[start : start + len(statements_held)])
+        start += len(statements_held)
+    return found[start:]
+
+
+def _send(statements: list[tuple[str, list]], commit: bool) -> list[list[tuple]]:
     with connection.cursor() as cursor:
         state = _prepared_on(connection.connection)
         sent, params = [], []
@@ -129,6 +154,8 @@ def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
                     f"{arity} parameters expected, {len(statement_params)} given: {sql}"
                 )
             params += statement_params
+        if commit:
+            sent.append("COMMIT")
         try:
             cursor.execute("; ".join(sent), params)
         except BaseException:
@@ -147,6 +174,69 @@ def run(statements: list[tuple[str, list]]) -> list[list[tuple]]:
                 rows_back = results.pgresult.status == pq.ExecStatus.TUPLES_OK
                 found.append(results.fetchall() if rows_back else [])
     return found
+
+
+def can_commit() -> bool:
+    """Whether a COMMIT sent now ends exactly what the atomic block around this code would
+    commit on its way out: the block is the outermost (not a caller's or a test's transaction
+    nested around it), holds no savepoint, and is not marked for rollback."""
+    return (
+        connection.in_atomic_block
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
+    )
+
+
+class _Held(threading.local):
+    """This thread's writes held back by `write_behind`: None outside one."""
+
+    writes: list | None = None
+
+
+_held = _Held()
+
+
+@contextlib.contextmanager
+def write_behind() -> Iterator[None]:
+    """Inside: writes given `later=True` (`insert_many`) are held back and sent at the front of
+    the connection's next `run`, in its round trip, typically the transaction's last one
+    (`run(commit=True)`). Any other statement sent meanwhile (the ORM's, a raw cursor's) sends
+    them first, so every read sees them. Leaving the block sends what is still held, unless
+    the transaction is to roll back; an exception discards it with the transaction."""
+    if _held.writes is not None:  # already inside one: it sends everything
+        yield
+        return
+    _held.writes = []
+    try:
+        with connection.execute_wrapper(_send_held_first):
+            yield
+            if _held.writes and not connection.needs_rollback:
+                run([])
+    finally:
+        _held.writes = None
+
+
+def _hold(statements: list[tuple[str, list]], on_rows: Callable[[list], None]) -> bool:
+    """Hold `statements` back if inside `write_behind` (True), else leave them (False)."""
+    if _held.writes is None:
+        return False
+    _held.writes.append((statements, on_rows))
+    return True
+
+
+def _held_take() -> list:
+    held = _held.writes
+    if not held:
+        return []
+    _held.writes = []
+    return held
+
+
+def _send_held_first(execute, sql, params, many, context):
+    if _held.writes:  # a statement that is not `run`'s: the held writes go first
+        run([])
+    return execute(sql, params, many, context)
 
 
 def run_groups(groups: list[list[tuple[str, list]]]) -> list[list[list[tuple]]]:
@@ -216,17 +306,32 @@ def insert(obj: models.Model) -> models.Model:
     return obj
 
 
-def insert_many(objs: list[models.Model]) -> None:
+def insert_many(objs: list[models.Model], *, later: bool = False) -> None:
     """INSERT new instances, of any models, in the order given and in one round trip (one
-    statement each, sent together); database-assigned ids are set on the instances."""
+    statement each, sent together); database-assigned ids are set on the instances.
+
+    `later`: inside `write_behind`, held back and sent with the next round trip (the
+    instances' values are taken now; database-assigned ids are set once it is sent)."""
     statements, returning = [], []
     for obj in objs:
         sql, fields, pk_attname = _insert_sql(type(obj))
         params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
         statements.append((sql, params))
         returning.append(pk_attname)
-    for obj, pk_attname, found in zip(objs, returning, run(statements), strict=True):
-        if pk_attname is not None:
-            setattr(obj, pk_attname, found[0][0])
-        obj._state.adding = False
-        obj._state.db = connection.alias
+
+    def assign(found: list[list[tuple]]) -> None:
+        for obj, pk_attname, rows_back in zip(objs, returning, found, strict=True):
+            if pk_attname is not None:
+                setattr(obj, pk_attname, rows_back[0][0])
+            _inserted(obj)
+
+    if later and _hold(statements, assign):
+        for obj in objs:
+            _inserted(obj)  # as good as inserted: sent before anything else can read
+    else:
+        assign(run(statements))
+
+
+def _inserted(obj: models.Model) -> None:
+    obj._state.adding = False
+    obj._state.db = connection.alias

@@ -331,8 +331,11 @@ def _order_insert(
         after={"order": order.pk, "origin": origin, **intent.fingerprint()},
         chain=chain,
     )
-    # The order, its outbox row and its audit event in one round trip.
-    rows.insert_many([order, OutboxMessage(order=order, action=OutboxMessage.Action.PLACE), event])
+    # The order, its outbox row and its audit event in one round trip; under the REST API's
+    # Idempotency-Key (`rows.write_behind`), the one that stores the answer and commits.
+    rows.insert_many(
+        [order, OutboxMessage(order=order, action=OutboxMessage.Action.PLACE), event], later=True
+    )
     _after_commit_dispatch(order, "order.new")
     return order
 

@@ -180,3 +180,96 @@ def test_run_refuses_a_wrong_parameter_count_or_other_placeholders_and_sends_not
             rows.run([("SELECT %s, %s", [1])])
         with pytest.raises(ValueError, match="Only %s placeholders"):
             rows.run([("SELECT %(name)s", [1])])
+
+
+def test_write_behind_holds_writes_back_for_the_next_round_trip(account, django_assert_num_queries):
+    order = _order(account, key="held", side="buy", kind="market", size="1")
+    message = OutboxMessage(order=order, action="place")
+    sql = "SELECT count(*) FROM trading_outboxmessage WHERE order_id = %s"
+    with transaction.atomic(), rows.write_behind():
+        with django_assert_num_queries(0):
+            rows.insert_many([order, message], later=True)
+        assert message.pk is None and order._state.adding is False
+        with django_assert_num_queries(1) as captured:
+            assert rows.run([(sql, [order.pk])]) == [[(1,)]]  # sent first, in the same trip
+    assert _sent(captured).count("EXECUTE ") == 3
+    assert message.pk is not None  # the database's id, once sent
+    assert OutboxMessage.objects.get(pk=message.pk).order_id == order.pk
+
+
+def test_any_other_statement_sends_the_held_writes_first_so_every_read_sees_them(
+    account, django_assert_num_queries
+):
+    order = _order(account, key="orm", side="buy", kind="market", size="1")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([order], later=True)
+        with django_assert_num_queries(2):  # the held insert, then the ORM's read
+            assert Order.objects.filter(pk=order.pk).count() == 1
+        with django_assert_num_queries(1):  # nothing held now
+            assert Order.objects.filter(pk=order.pk).count() == 1
+
+
+def test_leaving_write_behind_sends_what_is_held_unless_the_transaction_rolls_back(account):
+    kept = _order(account, key="kept", side="buy", kind="market", size="1")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([kept], later=True)
+    assert Order.objects.filter(pk=kept.pk).exists()
+
+    marked = _order(account, key="marked", side="buy", kind="market", size="1")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([marked], later=True)
+        transaction.set_rollback(True)
+    failed = _order(account, key="failed", side="buy", kind="market", size="1")
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), rows.write_behind():
+        rows.insert_many([failed], later=True)
+        1 / 0  # noqa: B018
+    assert not Order.objects.filter(pk__in=[marked.pk, failed.pk]).exists()
+
+
+def test_later_outside_write_behind_writes_at_once(account, django_assert_num_queries):
+    order = _order(account, key="now", side="buy", kind="market", size="1")
+    with django_assert_num_queries(1):
+        rows.insert_many([order], later=True)
+    assert Order.objects.filter(pk=order.pk).exists()
+
+
+def test_commit_refuses_to_end_a_transaction_nested_in_another_and_sends_nothing(
+    account, django_assert_num_queries
+):
+    order = _order(account, key="nested", side="buy", kind="market", size="1")
+    # This test runs inside the test's own transaction: a COMMIT would end that one.
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([order], later=True)
+        with django_assert_num_queries(0), pytest.raises(RuntimeError, match="outermost"):
+            rows.run([], commit=True)
+        assert rows.can_commit() is False
+    assert Order.objects.filter(pk=order.pk).exists()  # still held, sent on the way out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_ends_the_outermost_transaction_in_the_same_round_trip(
+    account, django_assert_num_queries
+):
+    import psycopg
+    from django.conf import settings
+    from psycopg import pq
+
+    order = _order(account, key="commit", side="buy", kind="market", size="1")
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=connection.settings_dict["NAME"]
+    )
+    try:
+        with transaction.atomic(), rows.write_behind():
+            assert rows.can_commit() is True
+            rows.insert_many([order], later=True)
+            with django_assert_num_queries(1) as captured:
+                rows.run([("SELECT %s::text", ["last"])], commit=True)
+            # Committed already: another connection sees the order, and the block's own commit
+            # has nothing to send (psycopg sends no COMMIT outside a transaction).
+            assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+            seen = other.execute("SELECT count(*) FROM trading_order WHERE id = %s", [order.pk])
+            assert seen.fetchone() == (1,)
+        assert _sent(captured).endswith("; COMMIT")
+    finally:
+        other.close()
