@@ -76,11 +76,11 @@ def setup() -> list[tuple[int, str]]:
     from apps.accounts.models import User
     from apps.accounts.services import api_key_create
     from apps.core.redis import get_redis
-    from apps.market.services import instruments_load
+    from apps.market import demo
     from apps.trading.services import account_open
 
     get_redis().flushdb()
-    instruments_load(payload={"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40}]})
+    demo.seed()  # the demo's instruments (Hyperliquid's recorded universe) and prices
     traders = []
     for n in range(TRADERS):
         user, _ = User.objects.get_or_create(email=f"bench{n}@bench.test")
@@ -95,6 +95,15 @@ def setup() -> list[tuple[int, str]]:
 def run(rate: int, seconds: int, servers: int) -> dict:
     traders = setup()
     ports = [free_port() for _ in range(servers)]
+    # The market moves meanwhile, as in production: the real feed publishes a frame of every
+    # instrument four times a second, and every order is checked against the latest one.
+    feed = subprocess.Popen(
+        [sys.executable, "manage.py", "run_market_feed", "--source", "synthetic", "--seed", "7"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=open("/tmp/bench-feed.log", "w"),  # noqa: SIM115
+    )
     # One daphne per core, the clients' connections spread over them as a load balancer would
     # (DESIGN.md, "Scale": more daphne processes behind a load balancer).
     daphnes = [
@@ -115,6 +124,14 @@ def run(rate: int, seconds: int, servers: int) -> dict:
         for n, port in enumerate(ports)
     ]
     try:
+        from apps.market.selectors import frame_latest
+
+        for _ in range(100):
+            if frame_latest() is not None:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("The market feed published no frame (see /tmp/bench-feed.log).")
         for port in ports:
             for _ in range(100):
                 try:
@@ -192,10 +209,10 @@ def run(rate: int, seconds: int, servers: int) -> dict:
             "servers": servers,
         }
     finally:
-        for daphne in daphnes:
-            daphne.terminate()
-        for daphne in daphnes:
-            daphne.wait(timeout=10)
+        for process in [*daphnes, feed]:
+            process.terminate()
+        for process in [*daphnes, feed]:
+            process.wait(timeout=10)
         from django.db import connections
 
         connections.close_all()

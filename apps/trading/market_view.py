@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 
 from apps.market.selectors import fee_schedule_default, instruments_active
 from apps.trading.venues.paper.hlrules import Fees, Instrument, Quote
@@ -46,16 +48,28 @@ def fees() -> Fees:
     return _cached("fees", load)
 
 
-def quotes() -> dict[str, Quote]:
+def quotes() -> Mapping[str, Quote]:
+    """Every instrument's prices in the latest frame (read-only: made once per frame)."""
     from apps.market.selectors import frame_latest
 
+    global _quoted
     frame = frame_latest()
     if frame is None:
-        return {}
-    return {
-        coin: Quote(mark=t.mark, oracle=t.oracle, mid=t.mid, funding_rate=t.funding)
-        for coin, t in frame.prices.items()
-    }
+        return MappingProxyType({})
+    last = _quoted
+    if last is not None and last[0] is frame:
+        return last[1]
+    made = MappingProxyType(
+        {
+            coin: Quote(mark=t.mark, oracle=t.oracle, mid=t.mid, funding_rate=t.funding)
+            for coin, t in frame.prices.items()
+        }
+    )
+    _quoted = (frame, made)
+    return made
+
+
+_quoted: tuple[object, Mapping[str, Quote]] | None = None
 
 
 def quote(coin: str) -> Quote | None:
