@@ -156,6 +156,11 @@ def _send(statements: list[tuple[str, list]], commit: bool) -> list[list[tuple]]
             params += statement_params
         if commit:
             sent.append("COMMIT")
+        raw = connection.connection
+        begin = _begin_to_send(raw)
+        if begin:
+            sent.insert(0, begin)
+            raw._autocommit = True  # psycopg's own BEGIN, a round trip of its own, not sent
         try:
             cursor.execute("; ".join(sent), params)
         except BaseException:
@@ -163,6 +168,9 @@ def _send(statements: list[tuple[str, list]], commit: bool) -> list[list[tuple]]
             # new names (a few statements left unused on this connection, at worst).
             state.generation += 1
             raise
+        finally:
+            if begin:
+                raw._autocommit = False
         state.names.update(line[8 : line.index(" AS ")] for line in sent if line[0] == "P")
         # Read through psycopg's cursor itself: Django's wrapper adds an attribute lookup per
         # call, and `description` would build column objects only to be tested for None.
@@ -174,6 +182,25 @@ def _send(statements: list[tuple[str, list]], commit: bool) -> list[list[tuple]]
                 rows_back = results.pgresult.status == pq.ExecStatus.TUPLES_OK
                 found.append(results.fetchall() if rows_back else [])
     return found
+
+
+def _begin_to_send(raw) -> str | None:
+    """The BEGIN psycopg would send, in a round trip of its own, before this batch (when a
+    transaction is to start with it), for the batch to carry instead; else None.
+
+    psycopg starts a transaction lazily, before the first statement after BEGIN was asked for
+    (Django's atomic), by sending BEGIN and waiting for its answer. Sent at the head of the
+    batch it costs no round trip; psycopg's own is held back by its `_autocommit` flag for
+    the batch's execute (its internals: a psycopg without them sends its BEGIN as before)."""
+    start = getattr(raw, "_get_tx_start_command", None)
+    if (
+        start is None
+        or not hasattr(raw, "_autocommit")
+        or raw.autocommit
+        or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE
+    ):
+        return None
+    return start().decode()
 
 
 def can_commit() -> bool:

@@ -273,3 +273,22 @@ def test_commit_ends_the_outermost_transaction_in_the_same_round_trip(
         assert _sent(captured).endswith("; COMMIT")
     finally:
         other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_starts_a_transaction_carries_its_begin(account, round_trips):
+    sql = "UPDATE trading_tradingaccount SET label = %s WHERE id = %s"
+    with round_trips() as sent, pytest.raises(ZeroDivisionError), transaction.atomic():
+        rows.run([(sql, ["rolled back", account.pk])])
+        rows.run([(sql, ["still inside", account.pk])])
+        1 / 0  # noqa: B018
+    assert len(sent) == 3 and sent[0].startswith("BEGIN; PREPARE ") and sent[2] == "ROLLBACK"
+    assert "BEGIN" not in sent[1]  # the transaction was open: nothing more to begin
+    assert TradingAccount.objects.get(pk=account.pk).label != "rolled back"  # undone whole
+    assert connection.connection.autocommit is True  # psycopg's own state, as Django left it
+
+    with pytest.raises(Exception, match="division by zero"), transaction.atomic():
+        rows.run([(sql, ["failed", account.pk]), ("SELECT 1 / %s", [0])])
+    with transaction.atomic():  # the next transaction starts cleanly
+        rows.run([(sql, ["kept", account.pk])])
+    assert TradingAccount.objects.get(pk=account.pk).label == "kept"

@@ -16,9 +16,7 @@ def test_the_same_frame_is_parsed_once_and_a_new_one_is_read_at_once(monkeypatch
     first = frame_latest()
     parses = []
     real = selectors.Frame.from_json
-    monkeypatch.setattr(
-        selectors.Frame, "from_json", lambda raw: parses.append(raw) or real(raw)
-    )
+    monkeypatch.setattr(selectors.Frame, "from_json", lambda raw: parses.append(raw) or real(raw))
     assert frame_latest() is first and parses == []
     assert market_view.quotes() is market_view.quotes()  # made once for the frame
     set_prices(BTC="61000")
