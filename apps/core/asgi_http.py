@@ -31,6 +31,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.urls import set_script_prefix
 
+from apps.core import after_response
+
 
 class OneHopASGIHandler(ASGIHandler):
     """Django's ASGI handler with the sync middleware chain, run in one pool thread a request."""
@@ -110,6 +112,7 @@ class Workers:
     def _serve(self) -> None:
         while True:
             loop, future, fn, args = self._calls.get()
+            after_response.collect()
             try:
                 outcome = (fn(*args), None)
             except BaseException as exc:  # handed to the awaiting task, as an executor would
@@ -117,6 +120,7 @@ class Workers:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting now
                 loop.call_soon_threadsafe(_settle, future, *outcome)
             del loop, future, fn, args, outcome  # nothing held while idle
+            after_response.run_collected()  # while the loop sends the answer
 
 
 def _settle(future: asyncio.Future, result, exc: BaseException | None) -> None:

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core import clock, rows
+from apps.core.after_response import after_response
 from apps.core.money import quantize
 from apps.core.services import audit_chain_reads, audit_event_next, audit_record
 from apps.trading import events, market_view
@@ -352,8 +353,9 @@ def _after_commit_dispatch(order: Order, kind: str) -> None:
         )
 
     # Robust: the order is committed whatever happens here; if Redis or the broker is down the
-    # failure is logged and the 5 s outbox sweep sends the order.
-    transaction.on_commit(send, robust=True)
+    # failure is logged and the 5 s outbox sweep sends the order. Under the REST API, sent once
+    # the answer is on its way (apps/core/after_response.py): the answer does not wait for it.
+    transaction.on_commit(lambda: after_response(send), robust=True)
 
 
 @transaction.atomic

@@ -72,3 +72,44 @@ def test_a_task_that_stops_waiting_leaves_the_call_to_finish_and_the_workers_ser
 def test_at_least_one_worker_is_needed():
     with pytest.raises(ValueError, match="At least one worker thread"):
         Workers(0)
+
+
+def test_work_after_the_response_runs_once_the_answer_is_handed_back(caplog):
+    from apps.core.after_response import after_response
+
+    workers = Workers(1)
+    answered, later = threading.Event(), []
+
+    def respond():
+        after_response(lambda: later.append(answered.wait(5)))  # waits for the answer
+        after_response(lambda: 1 / 0)  # logged, and the next deferred call still runs
+        after_response(lambda: later.append("last"))
+        return "answer"
+
+    async def main():
+        answer = await workers.run(respond)
+        answered.set()
+        return answer
+
+    assert asyncio.run(main()) == "answer"
+    for _ in range(100):
+        if len(later) == 2:
+            break
+        time.sleep(0.02)
+    assert later == [True, "last"]  # ran after the answer reached the awaiting task
+    assert "work after a response failed" in caplog.text and "ZeroDivisionError" in caplog.text
+
+    async def again():  # the worker keeps serving, and defers nothing left over
+        return await workers.run(lambda: "next")
+
+    assert asyncio.run(again()) == "next" and later == [True, "last"]
+
+
+def test_outside_a_serving_thread_work_after_the_response_runs_at_once():
+    from apps.core.after_response import after_response
+
+    done = []
+    after_response(lambda: done.append(1))
+    assert done == [1]
+    with pytest.raises(ZeroDivisionError):
+        after_response(lambda: 1 / 0)
