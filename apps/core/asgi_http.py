@@ -11,7 +11,9 @@ This handler reads the body on the loop, then runs the whole of Django's sync pa
 the project's full middleware chain, the view, the response's close) in one call on a fixed
 pool of threads, as a threaded WSGI server would, and sends the rendered response from the
 loop. Each pool thread keeps its database wrapper; its connection still goes back to the
-connection pool at the end of every request (request_finished), as before.
+connection pool at the end of every request (request_finished), as before. The response's
+close and what else need not hold the answer back (apps/core/after_response.py) run on the
+same thread just after it hands the answer to the loop, before it takes the next request.
 
 Only what it can serve whole goes through it: `ApiRouter` sends paths under `/api/v1/`
 here and everything else (pages, the admin, static files, streamed downloads) to Django's
@@ -74,7 +76,9 @@ class OneHopASGIHandler(ASGIHandler):
         finally:
             body_file.close()
         if not response.streaming:
-            response.close()  # request_finished: this thread's connections are released
+            # request_finished (this thread's connections go back to the pool) once the
+            # answer is on its way, before this thread takes the next request.
+            after_response.after_response(response.close)
         return response
 
 
