@@ -14,7 +14,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from apps.core.asgi_http import ApiRouter, OneHopASGIHandler  # noqa: E402
+from apps.core.asgi_http import (  # noqa: E402
+    ApiRouter,
+    OneHopASGIHandler,
+    skip_twisted_form_parsing,
+)
 from apps.core.websocket_server import gc_settle  # noqa: E402
 from propfirm.celery import producer_warm  # noqa: E402
 from propfirm.routing import websocket_urlpatterns  # noqa: E402
@@ -31,5 +35,6 @@ application = ProtocolTypeRouter(
     }
 )
 
+skip_twisted_form_parsing()  # daphne hands Django the raw body (apps/core/asgi_http.py)
 producer_warm()  # the first order of this process does not pay for the broker connection
 gc_settle()  # after everything start-up loads (apps/core/websocket_server.py)

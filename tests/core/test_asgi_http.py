@@ -142,3 +142,28 @@ def test_the_router_sends_only_the_api_prefix_to_the_api_handler():
         ("django", "/plans/"),
         ("django", "/api/v1"),
     ]
+
+
+def test_daphne_leaves_post_bodies_to_django_and_forms_still_arrive(live_server_url):
+    import re
+
+    from daphne import http_protocol
+
+    import propfirm.asgi  # noqa: F401  (what daphne loads: it points daphne at the subclass)
+
+    assert http_protocol.WebRequest._form_parsing_skipped is True
+    # Through the real daphne: a form's fields reach Django whole, Twisted having parsed none.
+    status, headers, page = _request(live_server_url, "GET", "/accounts/login/")
+    assert status == 200
+    cookie = headers["Set-Cookie"].split(";")[0]
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+    body = f"csrfmiddlewaretoken={token}&login=nobody%40example.com&password=wrong-one"
+    status, _, page = _request(
+        live_server_url,
+        "POST",
+        "/accounts/login/",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    assert status == 200  # the form again, with its error: the fields were read
+    assert b'value="nobody@example.com"' in page
