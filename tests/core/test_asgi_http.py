@@ -144,14 +144,29 @@ def test_the_router_sends_only_the_api_prefix_to_the_api_handler():
     ]
 
 
-def test_daphne_leaves_post_bodies_to_django_and_forms_still_arrive(live_server_url):
+def test_daphne_leaves_post_bodies_to_django_and_forms_still_arrive(live_server_url, service_env):
     import re
+    import subprocess
+    import sys
 
-    from daphne import http_protocol
+    from tests.conftest import ROOT
 
-    import propfirm.asgi  # noqa: F401  (what daphne loads: it points daphne at the subclass)
-
-    assert http_protocol.WebRequest._form_parsing_skipped is True
+    # What daphne loads (the ASGI entry point) points daphne at the request that passes
+    # Twisted's switch; in a process of its own, as daphne's.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import propfirm.asgi; from daphne import http_protocol; "
+            "print(http_protocol.WebRequest._form_parsing_skipped)",
+        ],
+        cwd=ROOT,
+        env=service_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.stdout.strip().splitlines()[-1] == "True", loaded.stderr
     # Through the real daphne: a form's fields reach Django whole, Twisted having parsed none.
     status, headers, page = _request(live_server_url, "GET", "/accounts/login/")
     assert status == 200
