@@ -5,7 +5,7 @@ The firm's flow, not one client's: TRADERS traders, each with an account and an 
 the default rate limit, take turns (100/s in all is 2/s each). One key sending 6,000 orders a
 minute would be refused by the rate limit and any rule set's order rate long before.
 
-    .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60] [--servers 2]
+    .venv/bin/python bench/order_accept.py [--quick] [--rate 100] [--seconds 60] [--servers 1]
 """
 
 from __future__ import annotations
@@ -104,8 +104,11 @@ def run(rate: int, seconds: int, servers: int) -> dict:
         stdout=subprocess.DEVNULL,
         stderr=open("/tmp/bench-feed.log", "w"),  # noqa: SIM115
     )
-    # One daphne per core, the clients' connections spread over them as a load balancer would
-    # (DESIGN.md, "Scale": more daphne processes behind a load balancer).
+    # One daphne by default, as the Procfile serves on one machine: on this 2-core machine a
+    # second one competes with PostgreSQL, Redis and the feed for the same cores (measured
+    # paired: more CPU an order and a longer tail). `--servers N` spreads the clients'
+    # connections over N, as a load balancer in front of several web processes would
+    # (DESIGN.md, "Scale"), for a machine with the cores for them.
     daphnes = [
         subprocess.Popen(
             [
@@ -228,7 +231,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument(
-        "--servers", type=int, default=2, help="daphne processes, one per core (default 2)"
+        "--servers",
+        type=int,
+        default=1,
+        help="daphne processes (default 1, as the Procfile runs on one machine)",
     )
     args = parser.parse_args()
     result = run(args.rate, 10 if args.quick else args.seconds, args.servers)
