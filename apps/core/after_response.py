@@ -23,14 +23,17 @@ class _Pending(threading.local):
 _pending = _Pending()
 
 
-def after_response(call: Callable[[], None]) -> None:
+def after_response(call: Callable[[], None], *, first: bool = False) -> None:
     """`call()` once this thread's answer is on its way, or now outside a serving thread.
 
-    Deferred, what it raises is logged (the answer is gone by then); called now, it raises to
-    the caller, as before."""
+    Deferred, what it raises is logged (the answer is gone by then) and the calls after it
+    still run; called now, it raises to the caller, as before. `first`: ahead of the calls
+    already deferred (the response's close, which gives the connections back)."""
     calls = _pending.calls
     if calls is None:
         call()
+    elif first:
+        calls.insert(0, call)
     else:
         calls.append(call)
 
@@ -46,5 +49,5 @@ def run_collected() -> None:
     for call in calls or ():
         try:
             call()
-        except Exception:
+        except BaseException:  # the serving thread goes on serving, whatever one call raised
             log.exception("work after a response failed")

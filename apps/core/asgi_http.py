@@ -78,7 +78,7 @@ class OneHopASGIHandler(ASGIHandler):
         if not response.streaming:
             # request_finished (this thread's connections go back to the pool) once the
             # answer is on its way, before this thread takes the next request.
-            after_response.after_response(response.close)
+            after_response.after_response(response.close, first=True)
         return response
 
 

@@ -125,11 +125,20 @@ def run(statements: list[tuple[str, list]], *, commit: bool = False) -> list[lis
             "COMMIT only ends an outermost atomic block, without savepoints, not marked for "
             "rollback."
         )
+    _refuse_after_commit()
     held = _held_take()
     batch = [statement for statements_held, _ in held for statement in statements_held]
     if not batch and not statements and not commit:
         return []
-    found = _send([*batch, *statements], commit)
+    try:
+        found = _send([*batch, *statements], commit)
+    except BaseException:
+        if held and connection.in_atomic_block:
+            # The held writes went nowhere: the transaction must not commit without them.
+            connection.needs_rollback = True
+        raise
+    if commit and _held.writes is not None:
+        _held.committed = True  # the block's transaction is over: nothing more may run in it
     start = 0
     for statements_held, on_rows in held:
         on_rows(found[start : start + len(statements_held)])
@@ -216,9 +225,19 @@ def can_commit() -> bool:
 
 
 class _Held(threading.local):
-    """This thread's writes held back by `write_behind`: None outside one."""
+    """This thread's writes held back by `write_behind`: None outside one; and whether a batch
+    inside it sent the COMMIT."""
 
     writes: list | None = None
+    committed: bool = False
+
+
+def _refuse_after_commit() -> None:
+    if _held.committed:
+        raise RuntimeError(
+            "This block's transaction was committed with its last batch (run(commit=True)): "
+            "a statement after it would run outside the block's transaction."
+        )
 
 
 _held = _Held()
@@ -230,18 +249,20 @@ def write_behind() -> Iterator[None]:
     the connection's next `run`, in its round trip, typically the transaction's last one
     (`run(commit=True)`). Any other statement sent meanwhile (the ORM's, a raw cursor's) sends
     them first, so every read sees them. Leaving the block sends what is still held, unless
-    the transaction is to roll back; an exception discards it with the transaction."""
+    the transaction is to roll back; an exception discards it with the transaction, and a
+    batch that fails before reaching the server marks the transaction for rollback. After a
+    batch that committed, any further statement in the block is refused."""
     if _held.writes is not None:  # already inside one: it sends everything
         yield
         return
-    _held.writes = []
+    _held.writes, _held.committed = [], False
     try:
         with connection.execute_wrapper(_send_held_first):
             yield
             if _held.writes and not connection.needs_rollback:
                 run([])
     finally:
-        _held.writes = None
+        _held.writes, _held.committed = None, False
 
 
 def _hold(statements: list[tuple[str, list]], on_rows: Callable[[list], None]) -> bool:
@@ -261,6 +282,7 @@ def _held_take() -> list:
 
 
 def _send_held_first(execute, sql, params, many, context):
+    _refuse_after_commit()
     if _held.writes:  # a statement that is not `run`'s: the held writes go first
         run([])
     return execute(sql, params, many, context)

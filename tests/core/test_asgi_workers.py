@@ -113,3 +113,25 @@ def test_outside_a_serving_thread_work_after_the_response_runs_at_once():
     assert done == [1]
     with pytest.raises(ZeroDivisionError):
         after_response(lambda: 1 / 0)
+
+
+def test_the_responses_close_runs_first_and_no_deferred_call_can_stop_the_worker(caplog):
+    from apps.core.after_response import after_response
+
+    workers = Workers(1)
+    order = []
+
+    def respond():
+        after_response(lambda: order.append("send"))
+        after_response(lambda: (_ for _ in ()).throw(SystemExit(3)))  # even this is logged
+        after_response(lambda: order.append("close"), first=True)
+        return "answer"
+
+    async def main():
+        first = await workers.run(respond)
+        second = await asyncio.wait_for(workers.run(lambda: "still serving"), 5)
+        return first, second
+
+    assert asyncio.run(main()) == ("answer", "still serving")
+    assert order == ["close", "send"]
+    assert "work after a response failed" in caplog.text and "SystemExit" in caplog.text

@@ -292,3 +292,24 @@ def test_a_batch_that_starts_a_transaction_carries_its_begin(account, round_trip
     with transaction.atomic():  # the next transaction starts cleanly
         rows.run([(sql, ["kept", account.pk])])
     assert TradingAccount.objects.get(pk=account.pk).label == "kept"
+
+
+def test_a_batch_that_fails_before_reaching_the_server_rolls_the_held_writes_back(account):
+    order = _order(account, key="unsent", side="buy", kind="market", size="1")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([order], later=True)
+        with pytest.raises(ValueError, match="2 parameters expected"):
+            rows.run([("SELECT %s, %s", [1])])  # refused before anything is sent
+        assert connection.needs_rollback is True  # the block cannot commit without the order
+    assert not Order.objects.filter(pk=order.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_may_run_in_a_block_after_its_batch_committed(account):
+    with transaction.atomic(), rows.write_behind():
+        rows.run([("SELECT %s::text", ["last"])], commit=True)
+        with pytest.raises(RuntimeError, match="committed with its last batch"):
+            TradingAccount.objects.count()
+        with pytest.raises(RuntimeError, match="committed with its last batch"):
+            rows.run([("SELECT %s::text", ["after"])])
+    assert TradingAccount.objects.filter(pk=account.pk).exists()  # and after the block, all is well
