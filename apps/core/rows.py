@@ -127,11 +127,12 @@ def run(statements: list[tuple[str, list]], *, commit: bool = False) -> list[lis
         )
     _refuse_after_commit()
     held = _held_take()
-    batch = [statement for statements_held, _ in held for statement in statements_held]
-    if not batch and not statements and not commit:
+    groups = [statements_held for statements_held, _ in held] + [statements]
+    batch = [statement for group in groups for statement in group]
+    if not batch and not commit:
         return []
     try:
-        found = _send([*batch, *statements], commit)
+        found = _grouped(_send(batch, commit), groups)
     except BaseException:
         if held and connection.in_atomic_block:
             # The held writes went nowhere: the transaction must not commit without them.
@@ -139,11 +140,18 @@ def run(statements: list[tuple[str, list]], *, commit: bool = False) -> list[lis
         raise
     if commit and _held.writes is not None:
         _held.committed = True  # the block's transaction is over: nothing more may run in it
-    start = 0
-    for statements_held, on_rows in held:
-        on_rows(found[start : start + len(statements_held)])
-        start += len(statements_held)
-    return found[start:]
+    for (_, on_rows), rows_held in zip(held, found, strict=False):
+        on_rows(rows_held)
+    return found[-1]
+
+
+def _grouped(found: list, groups: list[list]) -> list[list]:
+    """`found` (one entry per statement) split as the statements were grouped."""
+    answers, start = [], 0
+    for group in groups:
+        answers.append(found[start : start + len(group)])
+        start += len(group)
+    return answers
 
 
 def _send(statements: list[tuple[str, list]], commit: bool) -> list[list[tuple]]:
@@ -232,15 +240,15 @@ class _Held(threading.local):
     committed: bool = False
 
 
+_held = _Held()
+
+
 def _refuse_after_commit() -> None:
     if _held.committed:
         raise RuntimeError(
             "This block's transaction was committed with its last batch (run(commit=True)): "
             "a statement after it would run outside the block's transaction."
         )
-
-
-_held = _Held()
 
 
 @contextlib.contextmanager
@@ -291,12 +299,7 @@ def _send_held_first(execute, sql, params, many, context):
 def run_groups(groups: list[list[tuple[str, list]]]) -> list[list[list[tuple]]]:
     """`run` over several callers' statements at once, in order, in one round trip; the rows
     handed back group by group, as the statements were given."""
-    found = run([statement for group in groups for statement in group])
-    answers, start = [], 0
-    for group in groups:
-        answers.append(found[start : start + len(group)])
-        start += len(group)
-    return answers
+    return _grouped(run([statement for group in groups for statement in group]), groups)
 
 
 class _Prepared:
