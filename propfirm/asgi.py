@@ -17,6 +17,7 @@ from django.conf import settings  # noqa: E402
 from apps.core.asgi_http import (  # noqa: E402
     ApiRouter,
     OneHopASGIHandler,
+    skip_twisted_access_log,
     skip_twisted_form_parsing,
 )
 from apps.core.websocket_server import gc_settle  # noqa: E402
@@ -36,5 +37,6 @@ application = ProtocolTypeRouter(
 )
 
 skip_twisted_form_parsing()  # daphne hands Django the raw body (apps/core/asgi_http.py)
+skip_twisted_access_log()  # daphne's access log, not a second one by Twisted (same)
 producer_warm()  # the first order of this process does not pay for the broker connection
 gc_settle()  # after everything start-up loads (apps/core/websocket_server.py)

@@ -182,3 +182,51 @@ def test_daphne_leaves_post_bodies_to_django_and_forms_still_arrive(live_server_
     )
     assert status == 200  # the form again, with its error: the fields were read
     assert b'value="nobody@example.com"' in page
+
+
+def test_each_request_gets_one_access_line_daphnes_and_none_from_twisted(
+    service_env, tmp_path
+):
+    import time
+    import urllib.request
+
+    from tests.conftest import BIN, Process, _free_port, _wait_for
+
+    # At verbosity 2 daphne sends Twisted's log into Python's logging, so a second line written
+    # by Twisted's HTTP factory would show up in the process's output beside daphne's own.
+    port = _free_port()
+    access = tmp_path / "access.log"
+    process = Process(
+        "daphne",
+        [
+            str(BIN / "daphne"),
+            "-v",
+            "2",
+            "--access-log",
+            str(access),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "propfirm.asgi:application",
+        ],
+        service_env,
+        tmp_path / "daphne.log",
+    )
+
+    def up() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return answer.status == 200
+
+    try:
+        _wait_for(up, "daphne", process)
+        status, _, _ = _request(f"http://127.0.0.1:{port}", "GET", "/healthz?probe=once")
+        assert status == 200
+        deadline = time.monotonic() + 10
+        while "probe=once" not in access.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.stop()
+    lines = [line for line in access.read_text().splitlines() if "probe=once" in line]
+    assert len(lines) == 1 and '"GET /healthz?probe=once"' in lines[0], lines
+    assert "probe=once" not in process.output(), process.output()
