@@ -184,9 +184,7 @@ def test_daphne_leaves_post_bodies_to_django_and_forms_still_arrive(live_server_
     assert b'value="nobody@example.com"' in page
 
 
-def test_each_request_gets_one_access_line_daphnes_and_none_from_twisted(
-    service_env, tmp_path
-):
+def test_each_request_gets_one_access_line_daphnes_and_none_from_twisted(service_env, tmp_path):
     import time
     import urllib.request
 
