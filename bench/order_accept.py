@@ -160,16 +160,7 @@ def run(rate: int, seconds: int, servers: int) -> dict:
                 if delay > 0:
                     time.sleep(delay)
                 account_id, key = traders[n % len(traders)]
-                body = json.dumps(
-                    {
-                        "account": account_id,
-                        "coin": "BTC",
-                        "side": "buy",
-                        "type": "limit",
-                        "size": "0.001",
-                        "price": str(30000 + n % 1000),
-                    }
-                )
+                body = order_body(n, account_id)
                 sent = time.perf_counter()
                 conn.request(
                     "POST",
@@ -216,13 +207,32 @@ def run(rate: int, seconds: int, servers: int) -> dict:
             process.terminate()
         for process in [*daphnes, feed]:
             process.wait(timeout=10)
-        from django.db import connections
+        teardown()
 
-        connections.close_all()
-        subprocess.run(
-            ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME],
-            check=False,
-        )
+
+def order_body(n: int, account_id: int) -> str:
+    """The n-th order of the flow: a small resting BTC buy, its price varying."""
+    return json.dumps(
+        {
+            "account": account_id,
+            "coin": "BTC",
+            "side": "buy",
+            "type": "limit",
+            "size": "0.001",
+            "price": str(30000 + n % 1000),
+        }
+    )
+
+
+def teardown() -> None:
+    """Remove the bench's database."""
+    from django.db import connections
+
+    connections.close_all()
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB_NAME],
+        check=False,
+    )
 
 
 def main() -> None:
