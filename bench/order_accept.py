@@ -201,6 +201,9 @@ def run(rate: int, seconds: int, servers: int) -> dict:
             "target_p99": 15,
             "n": len(latencies),
             "servers": servers,
+            # The machine's speed on the day, beside the figure it explains (the same code has
+            # used 4 to 13 ms an order here; bench/order_cost.py counts instructions instead).
+            "web_cpu_ms_per_order": round(per_order, 2),
         }
     finally:
         for process in [*daphnes, feed]:
