@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import copy
 
+from django.conf import settings
+from django.core import signals
+from django.utils.log import log_response
 from rest_framework import exceptions, serializers
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+UNEXPECTED = (
+    "The server failed while handling this request. A write may or may not have taken "
+    "effect: send it again with the same Idempotency-Key, which answers with the first result "
+    "if it did and goes ahead if it did not."
+)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -28,7 +39,7 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _unexpected(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first = next(iter(fields.items()))
@@ -38,6 +49,30 @@ def exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         body = {"code": str(code), "message": str(detail)}
     response.data = {"error": body}
+    return response
+
+
+def _unexpected(exc, context):
+    """An error the API did not foresee (a bug, the database lost mid-request): the same JSON
+    shape as every other error, a 500, and logged with its traceback as Django logs one. Under
+    DEBUG, Django's debug page instead."""
+    if settings.DEBUG:
+        return None
+    request = getattr(context.get("request"), "_request", None)
+    set_rollback()
+    # As Django's own handling of an uncaught error: listeners (the test client, error
+    # reporters) still hear of it.
+    signals.got_request_exception.send(sender=None, request=request)
+    response = Response({"error": {"code": "server_error", "message": UNEXPECTED}}, status=500)
+    # Once, with its traceback, on Django's `django.request` logger (marked logged, so Django
+    # does not log the 500 a second time without it).
+    log_response(
+        "Internal Server Error: %s",
+        getattr(request, "path", "?"),
+        response=response,
+        request=request,
+        exception=exc,
+    )
     return response
 
 

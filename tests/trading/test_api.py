@@ -65,6 +65,57 @@ def test_a_repeated_idempotency_key_replays_the_first_answer(trader):
     assert first.json() == second.json() and Order.objects.count() == 1
 
 
+def test_an_unexpected_failure_is_a_json_500_that_changes_nothing_and_a_retry_goes_ahead(
+    trader, monkeypatch
+):
+    import logging
+
+    from django.db import OperationalError
+
+    from apps.trading import services
+
+    client, _, account, _ = trader
+    client.raise_request_exception = False
+    insert = services._order_insert
+
+    def lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "_order_insert", lost)
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logging.getLogger("django.request").addHandler(handler)
+    try:
+        failed = post(client, {**ORDER, "account": account.pk}, key="once")
+    finally:
+        logging.getLogger("django.request").removeHandler(handler)
+    assert failed.status_code == 500
+    error = failed.json()["error"]
+    assert error["code"] == "server_error" and "same Idempotency-Key" in error["message"]
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    assert [r.exc_info[0] for r in logged] == [OperationalError]  # logged with its traceback
+
+    monkeypatch.setattr(services, "_order_insert", insert)
+    again = post(client, {**ORDER, "account": account.pk}, key="once")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert Order.objects.count() == 1
+
+
+def test_an_unexpected_failure_still_reaches_the_test_client(trader, monkeypatch):
+    from apps.trading import services
+
+    client, _, account, _ = trader
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "_order_insert", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        post(client, {**ORDER, "account": account.pk}, key="bug")
+
+
 def test_the_same_key_with_a_different_body_is_422(trader):
     client, _, account, _ = trader
     post(client, {**ORDER, "account": account.pk}, key="same")
