@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 CHROMIUM ?= /usr/bin/chromium
 export PORT HOST
 
-.PHONY: run test bench lint fmt install install-dev frontend services chromium migrate clean help
+.PHONY: run test bench lint fmt install install-dev frontend services chromium valgrind migrate clean help
 
 help:
 	@echo "make run    start every process of the Procfile on http://$(HOST):$(PORT) with demo data"
@@ -72,7 +72,20 @@ test: install-dev chromium
 	@$(BIN)/python manage.py ensure_services
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install-dev
+# bench/order_cost.py counts instructions with valgrind's callgrind.
+valgrind:
+	@if ! command -v valgrind >/dev/null; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's valgrind for bench/order_cost.py"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null; }; \
+	  else \
+	    echo "bench/order_cost.py needs valgrind: run 'sudo apt-get install valgrind'" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+bench: install-dev valgrind
 	@$(BIN)/python manage.py ensure_services --create-database
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 

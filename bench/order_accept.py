@@ -93,7 +93,11 @@ def setup() -> list[tuple[int, str]]:
 
 
 def run(rate: int, seconds: int, servers: int) -> dict:
-    traders = setup()
+    try:
+        traders = setup()
+    except BaseException:
+        teardown()
+        raise
     ports = [free_port() for _ in range(servers)]
     # The market moves meanwhile, as in production: the real feed publishes a frame of every
     # instrument four times a second, and every order is checked against the latest one.
@@ -206,11 +210,22 @@ def run(rate: int, seconds: int, servers: int) -> dict:
             "web_cpu_ms_per_order": round(per_order, 2),
         }
     finally:
-        for process in [*daphnes, feed]:
-            process.terminate()
-        for process in [*daphnes, feed]:
-            process.wait(timeout=10)
-        teardown()
+        try:
+            stop(*daphnes, feed)
+        finally:
+            teardown()
+
+
+def stop(*processes: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate the processes; kill any still running after `timeout` seconds."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def order_body(n: int, account_id: int) -> str:

@@ -69,89 +69,41 @@ def run(orders: int) -> dict:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit(
             "valgrind (with callgrind_control) is needed to count instructions: "
-            "apt-get install valgrind"
+            "apt-get install valgrind (make bench installs it where it can)"
         )
-    traders = bench.setup()
-    publish = market()
-    publish()
-    port = bench.free_port()
     out = Path(tempfile.mkdtemp(prefix="order-cost-"))
-    daphne = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",  # counting starts after the warm-up
-            f"--callgrind-out-file={out}/callgrind.out",
-            str(ROOT / ".venv/bin/python"),
-            str(ROOT / ".venv/bin/daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "propfirm.asgi:application",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=open(out / "daphne.log", "w"),  # noqa: SIM115
-    )
-
-    def callgrind(*args: str) -> None:
-        subprocess.run(
-            ["callgrind_control", *args, str(daphne.pid)], check=True, capture_output=True
-        )
-
+    daphne = None
     try:
-        for _ in range(600):  # a daphne under valgrind takes a while to start
-            if daphne.poll() is not None:
-                raise RuntimeError(f"daphne exited: see {out}/daphne.log")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-                break
-            except OSError:
-                time.sleep(0.5)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
-        def order(n: int) -> None:
-            if n % ORDERS_PER_FRAME == 0:
-                publish()
-            account_id, key = traders[n % len(traders)]
-            conn.request(
-                "POST",
-                "/api/v1/orders/",
-                bench.order_body(n, account_id),
-                {
-                    "Authorization": f"Bearer {key}",
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": f"cost-{n}",
-                },
-            )
-            response = conn.getresponse()
-            body = response.read()
-            if response.status != 201:
-                raise RuntimeError(f"order {n}: {response.status} {body[:300]!r}")
-
-        for n in range(WARMUP):
-            order(n)
-        time.sleep(1)  # the last order's work after its answer is done
-        callgrind("--instr=on")
-        for n in range(WARMUP, WARMUP + orders):
-            order(n)
-        time.sleep(1)
-        callgrind("--instr=off")
-        callgrind("--dump")
-        counted = 0
-        for _ in range(60):
-            counted = total_instructions(out)
-            if counted:
-                break
-            time.sleep(0.5)
-        if not counted:
-            raise RuntimeError(f"callgrind wrote no counts to {out}")
+        traders = bench.setup()
+        publish = market()
+        publish()
+        port = bench.free_port()
+        daphne = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",  # counting starts after the warm-up
+                f"--callgrind-out-file={out}/callgrind.out",
+                str(ROOT / ".venv/bin/python"),
+                str(ROOT / ".venv/bin/daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "propfirm.asgi:application",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=open(out / "daphne.log", "w"),  # noqa: SIM115
+        )
+        counted = count(daphne, port, traders, publish, orders, out)
     finally:
-        daphne.terminate()
-        daphne.wait(timeout=60)
-        bench.teardown()
+        try:
+            if daphne is not None:
+                bench.stop(daphne, timeout=60)
+        finally:
+            bench.teardown()
     shutil.rmtree(out, ignore_errors=True)
     return {
         "measure": "order_accept_instructions",
@@ -161,8 +113,68 @@ def run(orders: int) -> dict:
     }
 
 
+def count(daphne: subprocess.Popen, port: int, traders, publish, orders: int, out: Path) -> int:
+    """Instructions the daphne under callgrind runs for `orders` orders, after a warm-up."""
+
+    def callgrind(*args: str) -> None:
+        done = subprocess.run(
+            ["callgrind_control", *args, str(daphne.pid)], capture_output=True, text=True
+        )
+        said = done.stdout + done.stderr
+        # callgrind_control exits 0 even when it found no callgrind to talk to.
+        if done.returncode or "Error" in said or "No active callgrind" in said:
+            raise RuntimeError(f"callgrind_control {' '.join(args)}: {said.strip()}")
+
+    for _ in range(600):  # a daphne under valgrind takes a while to start
+        if daphne.poll() is not None:
+            raise RuntimeError(f"daphne exited: see {out}/daphne.log")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        raise RuntimeError(f"daphne under valgrind did not answer /healthz: see {out}/daphne.log")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def order(n: int) -> None:
+        if n % ORDERS_PER_FRAME == 0:
+            publish()
+        account_id, key = traders[n % len(traders)]
+        conn.request(
+            "POST",
+            "/api/v1/orders/",
+            bench.order_body(n, account_id),
+            {
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"cost-{n}",
+            },
+        )
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 201:
+            raise RuntimeError(f"order {n}: {response.status} {body[:300]!r}")
+
+    for n in range(WARMUP):
+        order(n)
+    time.sleep(1)  # the last warm-up order's work after its answer is done
+    callgrind("--instr=on")
+    for n in range(WARMUP, WARMUP + orders):
+        order(n)
+    time.sleep(0.2)  # the last order's work after its answer (its Redis sends)
+    callgrind("--instr=off")
+    callgrind("--dump")
+    for _ in range(60):
+        counted = total_instructions(out)
+        if counted:
+            return counted
+        time.sleep(0.5)
+    raise RuntimeError(f"callgrind wrote no counts to {out}")
+
+
 def total_instructions(out: Path) -> int:
-    """The instruction count of every dump callgrind wrote (one file a dump and thread)."""
+    """The instructions counted in every dump callgrind wrote (a file a dump: all threads)."""
     total = 0
     for name in glob.glob(str(out / "callgrind.out*")):
         for line in Path(name).read_text().splitlines():

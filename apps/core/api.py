@@ -6,6 +6,7 @@ import copy
 
 from django.conf import settings
 from django.core import signals
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.utils.log import log_response
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -54,9 +55,17 @@ def exception_handler(exc, context):
 
 def _unexpected(exc, context):
     """An error the API did not foresee (a bug, the database lost mid-request): the same JSON
-    shape as every other error, a 500, and logged with its traceback as Django logs one. Under
-    DEBUG, Django's debug page instead."""
-    if settings.DEBUG:
+    shape as every other error, a 500, and logged with its traceback as Django logs one.
+
+    Left to Django as before: a request Django itself refuses (`SuspiciousOperation` and
+    `BadRequest`, such as too many query parameters, are its 400s, logged on
+    `django.security`), and everything under DEBUG (its debug page) or
+    DEBUG_PROPAGATE_EXCEPTIONS."""
+    if (
+        settings.DEBUG
+        or settings.DEBUG_PROPAGATE_EXCEPTIONS
+        or isinstance(exc, SuspiciousOperation | BadRequest)
+    ):
         return None
     request = getattr(context.get("request"), "_request", None)
     set_rollback()

@@ -103,6 +103,14 @@ def test_an_unexpected_failure_is_a_json_500_that_changes_nothing_and_a_retry_go
     assert Order.objects.count() == 1
 
 
+def test_a_request_django_refuses_is_still_its_400_not_a_500(trader):
+    client, _, account, _ = trader
+    client.raise_request_exception = False
+    too_many = "&".join(f"p{n}=1" for n in range(1200))  # DATA_UPLOAD_MAX_NUMBER_FIELDS: 1000
+    response = client.get(f"/api/v1/orders/?account={account.pk}&{too_many}")
+    assert response.status_code == 400
+
+
 def test_an_unexpected_failure_still_reaches_the_test_client(trader, monkeypatch):
     from apps.trading import services
 
