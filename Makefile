@@ -56,16 +56,22 @@ run: install migrate
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops every process)"
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
+# $(call apt_install,PACKAGE,WHY,WHAT TO DO): as root with apt-get, install PACKAGE from
+# Debian (updating the lists if the first try fails); otherwise stop, saying what to do.
+define apt_install
+if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+  echo "Installing Debian's $(1) $(2)"; \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null || \
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null; }; \
+else \
+  echo "$(3)" >&2; \
+  exit 1; \
+fi
+endef
+
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
-	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
-	  else \
-	    echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (or set CHROMIUM=/path/to/chromium)" >&2; \
-	    exit 1; \
-	  fi; \
+	  $(call apt_install,chromium,for the browser tests,The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (or set CHROMIUM=/path/to/chromium)); \
 	fi
 
 test: install-dev chromium
@@ -75,14 +81,7 @@ test: install-dev chromium
 # bench/order_cost.py counts instructions with valgrind's callgrind.
 valgrind:
 	@if ! command -v valgrind >/dev/null; then \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's valgrind for bench/order_cost.py"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null || \
-	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null; }; \
-	  else \
-	    echo "bench/order_cost.py needs valgrind: run 'sudo apt-get install valgrind'" >&2; \
-	    exit 1; \
-	  fi; \
+	  $(call apt_install,valgrind,for bench/order_cost.py,bench/order_cost.py needs valgrind: run 'sudo apt-get install valgrind'); \
 	fi
 
 bench: install-dev valgrind
