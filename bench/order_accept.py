@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,23 +114,7 @@ def run(rate: int, seconds: int, servers: int) -> dict:
     # paired: more CPU an order and a longer tail). `--servers N` spreads the clients'
     # connections over N, as a load balancer in front of several web processes would
     # (DESIGN.md, "Scale"), for a machine with the cores for them.
-    daphnes = [
-        subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "propfirm.asgi:application",
-            ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=open(f"/tmp/bench-daphne-{n}.log", "w"),  # noqa: SIM115
-        )
-        for n, port in enumerate(ports)
-    ]
+    daphnes = [daphne(port, f"/tmp/bench-daphne-{n}.log") for n, port in enumerate(ports)]
     try:
         from apps.market.selectors import frame_latest
 
@@ -214,6 +199,27 @@ def run(rate: int, seconds: int, servers: int) -> dict:
             stop(*daphnes, feed)
         finally:
             teardown()
+
+
+def daphne(port: int, log: str | Path, under: Sequence[str] = ()) -> subprocess.Popen:
+    """A daphne serving the project on 127.0.0.1:`port` with the bench's environment, its
+    output to `log`; `under`: a command to run it under (valgrind's, say)."""
+    return subprocess.Popen(
+        [
+            *under,
+            str(ROOT / ".venv/bin/python"),
+            str(ROOT / ".venv/bin/daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "propfirm.asgi:application",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+    )
 
 
 def stop(*processes: subprocess.Popen, timeout: float = 10) -> None:

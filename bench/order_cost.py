@@ -21,7 +21,6 @@ import argparse
 import glob
 import http.client
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from pathlib import Path
 
 import order_accept as bench  # the same database, traders and orders (sets the environment)
 
-ROOT = bench.ROOT
 ORDERS_PER_FRAME = 25  # 100 orders/s against four frames a second
 WARMUP = 40
 
@@ -78,24 +76,15 @@ def run(orders: int) -> dict:
         publish = market()
         publish()
         port = bench.free_port()
-        daphne = subprocess.Popen(
-            [
+        daphne = bench.daphne(
+            port,
+            out / "daphne.log",
+            under=[
                 "valgrind",
                 "--tool=callgrind",
                 "--instr-atstart=no",  # counting starts after the warm-up
                 f"--callgrind-out-file={out}/callgrind.out",
-                str(ROOT / ".venv/bin/python"),
-                str(ROOT / ".venv/bin/daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "propfirm.asgi:application",
             ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=open(out / "daphne.log", "w"),  # noqa: SIM115
         )
         counted = count(daphne, port, traders, publish, orders, out)
     finally:
